@@ -1,0 +1,3 @@
+from clepsydra.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""gRPC translation: requests in, service calls, responses or mapped errors out."""

@@ -1,0 +1,341 @@
+"""temporal.api.workflowservice.v1.WorkflowService: one coroutine per RPC, each a thin
+translation from the request to the services and back."""
+
+from __future__ import annotations
+
+import grpc
+from temporalio.api.common.v1 import Payloads
+from temporalio.api.workflowservice.v1 import (
+    DescribeNamespaceRequest,
+    DescribeNamespaceResponse,
+    DescribeWorkflowExecutionRequest,
+    DescribeWorkflowExecutionResponse,
+    GetClusterInfoRequest,
+    GetClusterInfoResponse,
+    GetSystemInfoRequest,
+    GetSystemInfoResponse,
+    GetWorkflowExecutionHistoryRequest,
+    GetWorkflowExecutionHistoryResponse,
+    GetWorkflowExecutionHistoryReverseRequest,
+    GetWorkflowExecutionHistoryReverseResponse,
+    ListNamespacesRequest,
+    ListNamespacesResponse,
+    PollActivityTaskQueueRequest,
+    PollActivityTaskQueueResponse,
+    PollWorkflowTaskQueueRequest,
+    PollWorkflowTaskQueueResponse,
+    RecordActivityTaskHeartbeatByIdRequest,
+    RecordActivityTaskHeartbeatByIdResponse,
+    RecordActivityTaskHeartbeatRequest,
+    RecordActivityTaskHeartbeatResponse,
+    RecordWorkerHeartbeatRequest,
+    RecordWorkerHeartbeatResponse,
+    RegisterNamespaceRequest,
+    RegisterNamespaceResponse,
+    RequestCancelWorkflowExecutionRequest,
+    RequestCancelWorkflowExecutionResponse,
+    RespondActivityTaskCanceledByIdRequest,
+    RespondActivityTaskCanceledByIdResponse,
+    RespondActivityTaskCanceledRequest,
+    RespondActivityTaskCanceledResponse,
+    RespondActivityTaskCompletedByIdRequest,
+    RespondActivityTaskCompletedByIdResponse,
+    RespondActivityTaskCompletedRequest,
+    RespondActivityTaskCompletedResponse,
+    RespondActivityTaskFailedByIdRequest,
+    RespondActivityTaskFailedByIdResponse,
+    RespondActivityTaskFailedRequest,
+    RespondActivityTaskFailedResponse,
+    RespondWorkflowTaskCompletedRequest,
+    RespondWorkflowTaskCompletedResponse,
+    RespondWorkflowTaskFailedRequest,
+    RespondWorkflowTaskFailedResponse,
+    ShutdownWorkerRequest,
+    ShutdownWorkerResponse,
+    SignalWithStartWorkflowExecutionRequest,
+    SignalWithStartWorkflowExecutionResponse,
+    SignalWorkflowExecutionRequest,
+    SignalWorkflowExecutionResponse,
+    StartWorkflowExecutionRequest,
+    StartWorkflowExecutionResponse,
+    TerminateWorkflowExecutionRequest,
+    TerminateWorkflowExecutionResponse,
+)
+
+from clepsydra.history.reads import HistoryReader
+from clepsydra.history.worker_tasks import WorkerTasks
+from clepsydra.history.workflows import Workflows
+from clepsydra.namespaces import CLUSTER_NAME, Namespaces
+
+Context = grpc.aio.ServicerContext
+# Long polls answer empty after this long, as the reference server does.
+LONG_POLL_SECONDS = 60.0
+SERVER_VERSION = "1.29.0"
+
+
+def _poll_timeout(context: Context) -> float:
+    """Answer a long poll before the caller's own deadline runs out."""
+    remaining = context.time_remaining()
+    if remaining is None:
+        return LONG_POLL_SECONDS
+    return max(0.0, min(LONG_POLL_SECONDS, remaining - 1.0))
+
+
+def _payloads(message: object, field: str) -> Payloads | None:
+    return getattr(message, field) if message.HasField(field) else None  # type: ignore[attr-defined]
+
+
+class WorkflowService:
+    def __init__(
+        self,
+        namespaces: Namespaces,
+        workflows: Workflows,
+        worker_tasks: WorkerTasks,
+        reader: HistoryReader,
+    ) -> None:
+        self.namespaces = namespaces
+        self.workflows = workflows
+        self.worker_tasks = worker_tasks
+        self.reader = reader
+
+    # -- cluster and namespaces -------------------------------------------------------------
+
+    async def GetSystemInfo(self, request: GetSystemInfoRequest, context: Context) -> GetSystemInfoResponse:
+        return GetSystemInfoResponse(
+            server_version=SERVER_VERSION,
+            capabilities=GetSystemInfoResponse.Capabilities(
+                signal_and_query_header=True,
+                internal_error_differentiation=True,
+                activity_failure_include_heartbeat=True,
+                encoded_failure_attributes=True,
+                upsert_memo=True,
+                sdk_metadata=True,
+            ),
+        )
+
+    async def GetClusterInfo(
+        self, request: GetClusterInfoRequest, context: Context
+    ) -> GetClusterInfoResponse:
+        return GetClusterInfoResponse(
+            server_version=SERVER_VERSION,
+            cluster_id="clepsydra",
+            cluster_name=CLUSTER_NAME,
+            history_shard_count=1,
+            persistence_store="sqlite",
+            visibility_store="sqlite",
+            supported_clients={"temporal-cli": ">=0.0.0", "temporal-python": ">=0.0.0"},
+        )
+
+    async def DescribeNamespace(
+        self, request: DescribeNamespaceRequest, context: Context
+    ) -> DescribeNamespaceResponse:
+        return await self.namespaces.describe(request.namespace, request.id)
+
+    async def ListNamespaces(
+        self, request: ListNamespacesRequest, context: Context
+    ) -> ListNamespacesResponse:
+        return ListNamespacesResponse(namespaces=await self.namespaces.list())
+
+    async def RegisterNamespace(
+        self, request: RegisterNamespaceRequest, context: Context
+    ) -> RegisterNamespaceResponse:
+        await self.namespaces.register(request)
+        return RegisterNamespaceResponse()
+
+    # -- workflows --------------------------------------------------------------------------
+
+    async def StartWorkflowExecution(
+        self, request: StartWorkflowExecutionRequest, context: Context
+    ) -> StartWorkflowExecutionResponse:
+        namespace_id = await self.namespaces.id_of(request.namespace)
+        return await self.workflows.start(namespace_id, request.namespace, request)
+
+    async def SignalWithStartWorkflowExecution(
+        self, request: SignalWithStartWorkflowExecutionRequest, context: Context
+    ) -> SignalWithStartWorkflowExecutionResponse:
+        namespace_id = await self.namespaces.id_of(request.namespace)
+        run_id, started = await self.workflows.signal_with_start(namespace_id, request)
+        return SignalWithStartWorkflowExecutionResponse(run_id=run_id, started=started)
+
+    async def SignalWorkflowExecution(
+        self, request: SignalWorkflowExecutionRequest, context: Context
+    ) -> SignalWorkflowExecutionResponse:
+        await self.workflows.signal(await self.namespaces.id_of(request.namespace), request)
+        return SignalWorkflowExecutionResponse()
+
+    async def RequestCancelWorkflowExecution(
+        self, request: RequestCancelWorkflowExecutionRequest, context: Context
+    ) -> RequestCancelWorkflowExecutionResponse:
+        await self.workflows.request_cancel(await self.namespaces.id_of(request.namespace), request)
+        return RequestCancelWorkflowExecutionResponse()
+
+    async def TerminateWorkflowExecution(
+        self, request: TerminateWorkflowExecutionRequest, context: Context
+    ) -> TerminateWorkflowExecutionResponse:
+        await self.workflows.terminate(await self.namespaces.id_of(request.namespace), request)
+        return TerminateWorkflowExecutionResponse()
+
+    async def DescribeWorkflowExecution(
+        self, request: DescribeWorkflowExecutionRequest, context: Context
+    ) -> DescribeWorkflowExecutionResponse:
+        namespace_id = await self.namespaces.id_of(request.namespace)
+        return await self.workflows.describe(namespace_id, request.execution)
+
+    async def GetWorkflowExecutionHistory(
+        self, request: GetWorkflowExecutionHistoryRequest, context: Context
+    ) -> GetWorkflowExecutionHistoryResponse:
+        return await self.reader.get(await self.namespaces.id_of(request.namespace), request)
+
+    async def GetWorkflowExecutionHistoryReverse(
+        self, request: GetWorkflowExecutionHistoryReverseRequest, context: Context
+    ) -> GetWorkflowExecutionHistoryReverseResponse:
+        return await self.reader.get_reverse(await self.namespaces.id_of(request.namespace), request)
+
+    # -- workflow tasks ---------------------------------------------------------------------
+
+    async def PollWorkflowTaskQueue(
+        self, request: PollWorkflowTaskQueueRequest, context: Context
+    ) -> PollWorkflowTaskQueueResponse:
+        namespace_id = await self.namespaces.id_of(request.namespace)
+        return await self.worker_tasks.poll_workflow_task(
+            namespace_id,
+            request.namespace,
+            request.task_queue.name,
+            request.identity,
+            _poll_timeout(context),
+        )
+
+    async def RespondWorkflowTaskCompleted(
+        self, request: RespondWorkflowTaskCompletedRequest, context: Context
+    ) -> RespondWorkflowTaskCompletedResponse:
+        await self.worker_tasks.complete_workflow_task(request)
+        return RespondWorkflowTaskCompletedResponse()
+
+    async def RespondWorkflowTaskFailed(
+        self, request: RespondWorkflowTaskFailedRequest, context: Context
+    ) -> RespondWorkflowTaskFailedResponse:
+        await self.worker_tasks.fail_workflow_task(request)
+        return RespondWorkflowTaskFailedResponse()
+
+    # -- activity tasks ---------------------------------------------------------------------
+
+    async def PollActivityTaskQueue(
+        self, request: PollActivityTaskQueueRequest, context: Context
+    ) -> PollActivityTaskQueueResponse:
+        namespace_id = await self.namespaces.id_of(request.namespace)
+        return await self.worker_tasks.poll_activity_task(
+            namespace_id,
+            request.namespace,
+            request.task_queue.name,
+            request.identity,
+            _poll_timeout(context),
+        )
+
+    async def RecordActivityTaskHeartbeat(
+        self, request: RecordActivityTaskHeartbeatRequest, context: Context
+    ) -> RecordActivityTaskHeartbeatResponse:
+        cancel = await self.worker_tasks.heartbeat("", request.task_token, _payloads(request, "details"))
+        return RecordActivityTaskHeartbeatResponse(cancel_requested=cancel)
+
+    async def RecordActivityTaskHeartbeatById(
+        self, request: RecordActivityTaskHeartbeatByIdRequest, context: Context
+    ) -> RecordActivityTaskHeartbeatByIdResponse:
+        cancel = await self.worker_tasks.heartbeat(
+            await self.namespaces.id_of(request.namespace),
+            b"",
+            _payloads(request, "details"),
+            request.workflow_id,
+            request.run_id,
+            request.activity_id,
+        )
+        return RecordActivityTaskHeartbeatByIdResponse(cancel_requested=cancel)
+
+    async def RespondActivityTaskCompleted(
+        self, request: RespondActivityTaskCompletedRequest, context: Context
+    ) -> RespondActivityTaskCompletedResponse:
+        await self.worker_tasks.respond_activity(
+            "", request.task_token, "completed", _payloads(request, "result"), request.identity
+        )
+        return RespondActivityTaskCompletedResponse()
+
+    async def RespondActivityTaskCompletedById(
+        self, request: RespondActivityTaskCompletedByIdRequest, context: Context
+    ) -> RespondActivityTaskCompletedByIdResponse:
+        await self.worker_tasks.respond_activity(
+            await self.namespaces.id_of(request.namespace),
+            b"",
+            "completed",
+            _payloads(request, "result"),
+            request.identity,
+            workflow_id=request.workflow_id,
+            run_id=request.run_id,
+            activity_id=request.activity_id,
+        )
+        return RespondActivityTaskCompletedByIdResponse()
+
+    async def RespondActivityTaskFailed(
+        self, request: RespondActivityTaskFailedRequest, context: Context
+    ) -> RespondActivityTaskFailedResponse:
+        await self.worker_tasks.respond_activity(
+            "",
+            request.task_token,
+            "failed",
+            None,
+            request.identity,
+            failure=request.failure,
+            last_heartbeat_details=_payloads(request, "last_heartbeat_details"),
+        )
+        return RespondActivityTaskFailedResponse()
+
+    async def RespondActivityTaskFailedById(
+        self, request: RespondActivityTaskFailedByIdRequest, context: Context
+    ) -> RespondActivityTaskFailedByIdResponse:
+        await self.worker_tasks.respond_activity(
+            await self.namespaces.id_of(request.namespace),
+            b"",
+            "failed",
+            None,
+            request.identity,
+            failure=request.failure,
+            last_heartbeat_details=_payloads(request, "last_heartbeat_details"),
+            workflow_id=request.workflow_id,
+            run_id=request.run_id,
+            activity_id=request.activity_id,
+        )
+        return RespondActivityTaskFailedByIdResponse()
+
+    async def RespondActivityTaskCanceled(
+        self, request: RespondActivityTaskCanceledRequest, context: Context
+    ) -> RespondActivityTaskCanceledResponse:
+        await self.worker_tasks.respond_activity(
+            "", request.task_token, "canceled", _payloads(request, "details"), request.identity
+        )
+        return RespondActivityTaskCanceledResponse()
+
+    async def RespondActivityTaskCanceledById(
+        self, request: RespondActivityTaskCanceledByIdRequest, context: Context
+    ) -> RespondActivityTaskCanceledByIdResponse:
+        await self.worker_tasks.respond_activity(
+            await self.namespaces.id_of(request.namespace),
+            b"",
+            "canceled",
+            _payloads(request, "details"),
+            request.identity,
+            workflow_id=request.workflow_id,
+            run_id=request.run_id,
+            activity_id=request.activity_id,
+        )
+        return RespondActivityTaskCanceledByIdResponse()
+
+    # -- worker lifecycle -------------------------------------------------------------------
+
+    async def ShutdownWorker(
+        self, request: ShutdownWorkerRequest, context: Context
+    ) -> ShutdownWorkerResponse:
+        # Nothing to release: this server keeps no sticky queues yet.
+        return ShutdownWorkerResponse()
+
+    async def RecordWorkerHeartbeat(
+        self, request: RecordWorkerHeartbeatRequest, context: Context
+    ) -> RecordWorkerHeartbeatResponse:
+        return RecordWorkerHeartbeatResponse()

@@ -1,0 +1,371 @@
+"""Activities: scheduled → started → completed | failed | canceled | timed out, with retries.
+
+Failed attempts leave no trace in history: the attempt, its last failure and its
+heartbeat live in mutable state, and a single ActivityTaskStarted event (carrying
+the final attempt) is written just before the event that closes the activity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from temporalio.api.command.v1 import (
+    RequestCancelActivityTaskCommandAttributes,
+    ScheduleActivityTaskCommandAttributes,
+)
+from temporalio.api.common.v1 import Payloads
+from temporalio.api.enums.v1 import EventType, RetryState, TimeoutType, WorkflowTaskFailedCause
+from temporalio.api.failure.v1 import Failure, TimeoutFailureInfo
+from temporalio.api.history.v1 import (
+    ActivityTaskCanceledEventAttributes,
+    ActivityTaskCancelRequestedEventAttributes,
+    ActivityTaskCompletedEventAttributes,
+    ActivityTaskFailedEventAttributes,
+    ActivityTaskScheduledEventAttributes,
+    ActivityTaskStartedEventAttributes,
+    ActivityTaskTimedOutEventAttributes,
+)
+from temporalio.api.taskqueue.v1 import TaskQueue
+
+from clepsydra.engine import retry
+from clepsydra.engine.mutation import Mutation
+from clepsydra.engine.state import ActivityInfo, ExecutionState
+from clepsydra.engine.tasks import QueueKind, QueueTask, TimerKind, TimerTask
+from clepsydra.engine.workflow_task import CommandError
+from clepsydra.errors import InvalidArgument, NotFound
+
+BAD_SCHEDULE = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES
+BAD_CANCEL = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_ACTIVITY_ATTRIBUTES
+SCHEDULE_TO_START = TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START
+START_TO_CLOSE = TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE
+SCHEDULE_TO_CLOSE = TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE
+HEARTBEAT = TimeoutType.TIMEOUT_TYPE_HEARTBEAT
+_TIMEOUT_NAMES = {
+    SCHEDULE_TO_START: "ScheduleToStart",
+    START_TO_CLOSE: "StartToClose",
+    SCHEDULE_TO_CLOSE: "ScheduleToClose",
+    HEARTBEAT: "Heartbeat",
+}
+_ZERO = timedelta(0)
+
+
+def schedule(m: Mutation, completed_event_id: int, command: ScheduleActivityTaskCommandAttributes) -> None:
+    s = m.state
+    if not command.activity_id:
+        raise CommandError(BAD_SCHEDULE, "ActivityId is not set on command.")
+    if not command.activity_type.name:
+        raise CommandError(BAD_SCHEDULE, "ActivityType is not set on command.")
+    if s.activity_by_id(command.activity_id) is not None:
+        raise CommandError(BAD_SCHEDULE, f"Activity with ID {command.activity_id} is already in progress.")
+    attributes = ActivityTaskScheduledEventAttributes(
+        activity_id=command.activity_id,
+        activity_type=command.activity_type,
+        task_queue=command.task_queue if command.task_queue.name else TaskQueue(name=s.task_queue, kind=1),
+        header=command.header,
+        input=command.input,
+        workflow_task_completed_event_id=completed_event_id,
+        use_workflow_build_id=command.use_workflow_build_id,
+        priority=command.priority,
+    )
+    _normalize_timeouts(s, command, attributes)
+    try:
+        attributes.retry_policy.CopyFrom(
+            retry.with_defaults(command.retry_policy if command.HasField("retry_policy") else None)
+        )
+    except InvalidArgument as e:
+        raise CommandError(BAD_SCHEDULE, e.message) from None
+    event = m.add_event(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, attributes)
+    info = ActivityInfo(
+        scheduled_event_id=event.event_id,
+        attributes=attributes,
+        scheduled_time=m.now,
+        current_attempt_scheduled_time=m.now,
+    )
+    s.activities[info.scheduled_event_id] = info
+    schedule_to_close = attributes.schedule_to_close_timeout.ToTimedelta()
+    if schedule_to_close > _ZERO:
+        _add_timeout(m, info, SCHEDULE_TO_CLOSE, m.now + schedule_to_close)
+    _dispatch(m, info)
+
+
+def _normalize_timeouts(
+    s: ExecutionState,
+    command: ScheduleActivityTaskCommandAttributes,
+    attributes: ActivityTaskScheduledEventAttributes,
+) -> None:
+    """Deduce unset timeouts from the others and cap them by the run timeout, as the
+    reference server does, so that the worker sees the effective values."""
+    durations = [
+        command.schedule_to_close_timeout.ToTimedelta(),
+        command.schedule_to_start_timeout.ToTimedelta(),
+        command.start_to_close_timeout.ToTimedelta(),
+        command.heartbeat_timeout.ToTimedelta(),
+    ]
+    if any(d < _ZERO for d in durations):
+        raise CommandError(BAD_SCHEDULE, "A timeout on ScheduleActivityTaskCommand is negative.")
+    schedule_to_close, schedule_to_start, start_to_close, heartbeat = durations
+    run_timeout = s.start.workflow_run_timeout.ToTimedelta()
+    if schedule_to_close > _ZERO:
+        if run_timeout > _ZERO:
+            schedule_to_close = min(schedule_to_close, run_timeout)
+        schedule_to_start = (
+            min(schedule_to_start, schedule_to_close) if schedule_to_start else schedule_to_close
+        )
+        start_to_close = min(start_to_close, schedule_to_close) if start_to_close else schedule_to_close
+    elif start_to_close > _ZERO:
+        schedule_to_close = run_timeout
+        if not schedule_to_start:
+            schedule_to_start = run_timeout
+    else:
+        raise CommandError(
+            BAD_SCHEDULE,
+            "A valid StartToClose or ScheduleToCloseTimeout is not set on ScheduleActivityTaskCommand.",
+        )
+    heartbeat = min(heartbeat, start_to_close)
+    attributes.schedule_to_close_timeout.FromTimedelta(schedule_to_close)
+    attributes.schedule_to_start_timeout.FromTimedelta(schedule_to_start)
+    attributes.start_to_close_timeout.FromTimedelta(start_to_close)
+    attributes.heartbeat_timeout.FromTimedelta(heartbeat)
+
+
+def _dispatch(m: Mutation, info: ActivityInfo) -> None:
+    """Put the current attempt on its task queue, with its schedule-to-start deadline."""
+    m.add_queue_task(
+        QueueTask(QueueKind.ACTIVITY, info.attributes.task_queue.name, info.scheduled_event_id, info.attempt)
+    )
+    schedule_to_start = info.attributes.schedule_to_start_timeout.ToTimedelta()
+    schedule_to_close = info.attributes.schedule_to_close_timeout.ToTimedelta()
+    if schedule_to_start > _ZERO and (schedule_to_close == _ZERO or schedule_to_start < schedule_to_close):
+        _add_timeout(m, info, SCHEDULE_TO_START, m.now + schedule_to_start)
+
+
+def _add_timeout(
+    m: Mutation, info: ActivityInfo, timeout_type: TimeoutType.ValueType, fire_time: datetime
+) -> None:
+    attempt = 0 if timeout_type == SCHEDULE_TO_CLOSE else info.attempt
+    m.add_timer(
+        TimerTask(TimerKind.ACTIVITY_TIMEOUT, fire_time, info.scheduled_event_id, attempt, timeout_type)
+    )
+
+
+def pending(s: ExecutionState, scheduled_event_id: int, attempt: int) -> ActivityInfo:
+    """The started attempt that a task token names, or NOT_FOUND if it is no longer current."""
+    info = s.activities.get(scheduled_event_id) if s.running else None
+    if info is None or info.attempt != attempt or not info.started:
+        raise NotFound("invalid activityID or activity already timed out or invoking workflow is completed")
+    return info
+
+
+def record_started(
+    m: Mutation, scheduled_event_id: int, attempt: int, identity: str, request_id: str
+) -> ActivityInfo:
+    info = m.state.activities.get(scheduled_event_id) if m.state.running else None
+    if info is None or info.attempt != attempt or info.started:
+        raise NotFound("Activity task not found.")
+    info.started_time = m.now
+    info.identity = identity
+    info.last_worker_identity = identity
+    info.request_id = request_id
+    m.touch()
+    start_to_close = info.attributes.start_to_close_timeout.ToTimedelta()
+    if start_to_close > _ZERO:
+        _add_timeout(m, info, START_TO_CLOSE, m.now + start_to_close)
+    heartbeat = info.attributes.heartbeat_timeout.ToTimedelta()
+    if heartbeat > _ZERO:
+        _add_timeout(m, info, HEARTBEAT, m.now + heartbeat)
+    return info
+
+
+def heartbeat(m: Mutation, info: ActivityInfo, details: Payloads | None) -> bool:
+    """Record progress; returns whether the workflow asked to cancel the activity."""
+    info.last_heartbeat_time = m.now
+    if details is not None:
+        info.heartbeat_details = details
+    m.touch()
+    return info.cancel_requested
+
+
+def complete(m: Mutation, info: ActivityInfo, result: Payloads | None, identity: str) -> None:
+    started_event_id = _write_started(m, info)
+    attributes = ActivityTaskCompletedEventAttributes(
+        scheduled_event_id=info.scheduled_event_id,
+        started_event_id=started_event_id,
+        identity=identity,
+    )
+    if result is not None:
+        attributes.result.CopyFrom(result)
+    m.add_external_event(EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, attributes)
+    _remove(m, info)
+
+
+def fail(
+    m: Mutation,
+    info: ActivityInfo,
+    failure: Failure,
+    identity: str,
+    last_heartbeat_details: Payloads | None,
+) -> None:
+    if last_heartbeat_details is not None:
+        info.heartbeat_details = last_heartbeat_details
+
+    def close(retry_state: RetryState.ValueType) -> None:
+        started_event_id = _write_started(m, info)
+        m.add_external_event(
+            EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+            ActivityTaskFailedEventAttributes(
+                failure=failure,
+                scheduled_event_id=info.scheduled_event_id,
+                started_event_id=started_event_id,
+                identity=identity,
+                retry_state=retry_state,
+            ),
+        )
+        _remove(m, info)
+
+    _retry_or_close(m, info, failure, close)
+
+
+def canceled(m: Mutation, info: ActivityInfo, details: Payloads | None, identity: str) -> None:
+    started_event_id = _write_started(m, info)
+    _add_canceled(m, info, started_event_id, details, identity)
+
+
+def request_cancel(
+    m: Mutation, completed_event_id: int, command: RequestCancelActivityTaskCommandAttributes
+) -> None:
+    info = m.state.activities.get(command.scheduled_event_id)
+    if info is None or info.cancel_requested:
+        raise CommandError(
+            BAD_CANCEL,
+            f"Unable to cancel activity: no pending activity with scheduled event id "
+            f"{command.scheduled_event_id}.",
+        )
+    event = m.add_event(
+        EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED,
+        ActivityTaskCancelRequestedEventAttributes(
+            scheduled_event_id=info.scheduled_event_id,
+            workflow_task_completed_event_id=completed_event_id,
+        ),
+    )
+    info.cancel_requested_event_id = event.event_id
+    if not info.started:
+        # Nobody is running it: it is canceled at once, and the workflow must hear so.
+        _add_canceled(m, info, 0, None, "")
+        m.needs_workflow_task = True
+
+
+def on_timer(m: Mutation, task: TimerTask) -> None:
+    info = m.state.activities.get(task.event_id) if m.state.running else None
+    if info is None:
+        return
+    if task.kind == TimerKind.ACTIVITY_RETRY:
+        if info.attempt == task.attempt and not info.started:
+            _dispatch(m, info)
+        return
+    timeout_type = task.timeout_type
+    if timeout_type == SCHEDULE_TO_CLOSE:
+        _time_out(m, info, timeout_type, retryable=False)
+        return
+    if info.attempt != task.attempt:
+        return
+    if timeout_type == SCHEDULE_TO_START:
+        if not info.started:
+            _time_out(m, info, timeout_type, retryable=False)
+        return
+    if not info.started:
+        return
+    if timeout_type == HEARTBEAT:
+        assert info.started_time is not None
+        last = max(info.last_heartbeat_time or info.started_time, info.started_time)
+        deadline = last + info.attributes.heartbeat_timeout.ToTimedelta()
+        if deadline > m.now:
+            _add_timeout(m, info, HEARTBEAT, deadline)
+            return
+    _time_out(m, info, timeout_type, retryable=True)
+
+
+def _time_out(m: Mutation, info: ActivityInfo, timeout_type: TimeoutType.ValueType, retryable: bool) -> None:
+    failure = Failure(
+        message=f"activity {_TIMEOUT_NAMES[timeout_type]} timeout",
+        source="Server",
+        timeout_failure_info=TimeoutFailureInfo(timeout_type=timeout_type),
+    )
+    if info.heartbeat_details is not None:
+        failure.timeout_failure_info.last_heartbeat_details.CopyFrom(info.heartbeat_details)
+
+    def close(retry_state: RetryState.ValueType) -> None:
+        started_event_id = _write_started(m, info) if info.started else 0
+        if info.last_failure is not None and not failure.HasField("cause"):
+            failure.cause.CopyFrom(info.last_failure)
+        m.add_external_event(
+            EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+            ActivityTaskTimedOutEventAttributes(
+                failure=failure,
+                scheduled_event_id=info.scheduled_event_id,
+                started_event_id=started_event_id,
+                retry_state=retry_state,
+            ),
+        )
+        _remove(m, info)
+
+    if retryable:
+        _retry_or_close(m, info, failure, close)
+    else:
+        close(RetryState.RETRY_STATE_TIMEOUT)
+
+
+def _retry_or_close(
+    m: Mutation,
+    info: ActivityInfo,
+    failure: Failure,
+    close: Callable[[RetryState.ValueType], None],
+) -> None:
+    schedule_to_close = info.attributes.schedule_to_close_timeout.ToTimedelta()
+    expiration = info.scheduled_time + schedule_to_close if schedule_to_close > _ZERO else None
+    backoff, retry_state = retry.next_backoff(
+        info.attributes.retry_policy, info.attempt, failure, m.now, expiration
+    )
+    if info.cancel_requested or backoff is None:
+        close(retry_state)
+        return
+    info.attempt += 1
+    info.started_time = None
+    info.request_id = ""
+    info.identity = ""
+    info.last_failure = failure
+    info.current_attempt_scheduled_time = m.now + backoff
+    m.touch()
+    m.add_timer(TimerTask(TimerKind.ACTIVITY_RETRY, m.now + backoff, info.scheduled_event_id, info.attempt))
+
+
+def _write_started(m: Mutation, info: ActivityInfo) -> int:
+    attributes = ActivityTaskStartedEventAttributes(
+        scheduled_event_id=info.scheduled_event_id,
+        identity=info.identity,
+        request_id=info.request_id,
+        attempt=info.attempt,
+    )
+    if info.last_failure is not None:
+        attributes.last_failure.CopyFrom(info.last_failure)
+    return m.add_external_event(EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED, attributes).event_id
+
+
+def _add_canceled(
+    m: Mutation, info: ActivityInfo, started_event_id: int, details: Payloads | None, identity: str
+) -> None:
+    attributes = ActivityTaskCanceledEventAttributes(
+        latest_cancel_requested_event_id=info.cancel_requested_event_id,
+        scheduled_event_id=info.scheduled_event_id,
+        started_event_id=started_event_id,
+        identity=identity,
+    )
+    if details is not None:
+        attributes.details.CopyFrom(details)
+    m.add_external_event(EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED, attributes)
+    _remove(m, info)
+
+
+def _remove(m: Mutation, info: ActivityInfo) -> None:
+    del m.state.activities[info.scheduled_event_id]
+    m.touch()

@@ -1,0 +1,107 @@
+"""Apply the commands of a completed workflow task, in order, each to its entity."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from temporalio.api.command.v1 import Command
+from temporalio.api.enums.v1 import CommandType, WorkflowTaskFailedCause
+
+from clepsydra.engine import activity, timers, workflow
+from clepsydra.engine.mutation import Mutation
+from clepsydra.engine.workflow_task import CommandError
+
+Cause = WorkflowTaskFailedCause
+CLOSE_COMMANDS = frozenset(
+    {
+        CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
+        CommandType.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION,
+        CommandType.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION,
+        CommandType.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION,
+    }
+)
+
+# command type → (attributes field, handler(mutation, completed event id, attributes, identity))
+_Handler = Callable[[Mutation, int, Any, str], None]
+_HANDLERS: dict[int, tuple[str, _Handler]] = {
+    CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK: (
+        "schedule_activity_task_command_attributes",
+        lambda m, e, a, _: activity.schedule(m, e, a),
+    ),
+    CommandType.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK: (
+        "request_cancel_activity_task_command_attributes",
+        lambda m, e, a, _: activity.request_cancel(m, e, a),
+    ),
+    CommandType.COMMAND_TYPE_START_TIMER: (
+        "start_timer_command_attributes",
+        lambda m, e, a, _: timers.start(m, e, a),
+    ),
+    CommandType.COMMAND_TYPE_CANCEL_TIMER: (
+        "cancel_timer_command_attributes",
+        timers.cancel,
+    ),
+    CommandType.COMMAND_TYPE_RECORD_MARKER: (
+        "record_marker_command_attributes",
+        lambda m, e, a, _: workflow.record_marker(m, e, a),
+    ),
+    CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION: (
+        "complete_workflow_execution_command_attributes",
+        lambda m, e, a, _: workflow.complete(m, e, a),
+    ),
+    CommandType.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION: (
+        "fail_workflow_execution_command_attributes",
+        lambda m, e, a, _: workflow.fail(m, e, a),
+    ),
+    CommandType.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION: (
+        "cancel_workflow_execution_command_attributes",
+        lambda m, e, a, _: workflow.cancel(m, e, a),
+    ),
+    CommandType.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: (
+        "upsert_workflow_search_attributes_command_attributes",
+        lambda m, e, a, _: workflow.upsert_search_attributes(m, e, a),
+    ),
+    CommandType.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES: (
+        "modify_workflow_properties_command_attributes",
+        lambda m, e, a, _: workflow.modify_properties(m, e, a),
+    ),
+}
+
+# Commands this server does not carry out yet, and the cause the workflow task fails with.
+_NOT_YET: dict[int, Cause.ValueType] = {
+    CommandType.Value(f"COMMAND_TYPE_{command}"): Cause.Value(f"WORKFLOW_TASK_FAILED_CAUSE_{cause}")
+    for command, cause in [
+        ("START_CHILD_WORKFLOW_EXECUTION", "BAD_START_CHILD_EXECUTION_ATTRIBUTES"),
+        ("SIGNAL_EXTERNAL_WORKFLOW_EXECUTION", "BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES"),
+        (
+            "REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION",
+            "BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES",
+        ),
+        ("CONTINUE_AS_NEW_WORKFLOW_EXECUTION", "BAD_CONTINUE_AS_NEW_ATTRIBUTES"),
+        ("PROTOCOL_MESSAGE", "BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE"),
+        ("SCHEDULE_NEXUS_OPERATION", "BAD_SCHEDULE_NEXUS_OPERATION_ATTRIBUTES"),
+        ("REQUEST_CANCEL_NEXUS_OPERATION", "BAD_REQUEST_CANCEL_NEXUS_OPERATION_ATTRIBUTES"),
+    ]
+}
+
+
+def closes_workflow(commands: Sequence[Command]) -> bool:
+    return any(c.command_type in CLOSE_COMMANDS for c in commands)
+
+
+def apply(m: Mutation, completed_event_id: int, commands: Sequence[Command], identity: str) -> None:
+    for command in commands:
+        if not m.state.running:
+            raise CommandError(
+                Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_COMPLETE_WORKFLOW_EXECUTION_ATTRIBUTES,
+                "The workflow closing command must be the last command.",
+            )
+        name = CommandType.Name(command.command_type)
+        if command.command_type in _NOT_YET:
+            raise CommandError(_NOT_YET[command.command_type], f"{name} is not supported by this server yet.")
+        if command.command_type not in _HANDLERS:
+            raise CommandError(
+                Cause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND, f"Unknown command type: {name}."
+            )
+        field, handler = _HANDLERS[command.command_type]
+        handler(m, completed_event_id, getattr(command, field), identity)

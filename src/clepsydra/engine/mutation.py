@@ -1,0 +1,113 @@
+"""One state change of one execution: the events, tasks and state it produces.
+
+Every engine operation takes a `Mutation`, changes `state` through it and appends
+events and tasks to it. The service commits the whole mutation in one transaction
+or discards it (and the state it touched) entirely.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.message import Message
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+
+from clepsydra.engine.state import ExecutionState
+from clepsydra.engine.tasks import QueueTask, TimerTask
+
+# HistoryEvent's `attributes` oneof: attributes message name → field name.
+_ATTRIBUTE_FIELDS = {
+    field.message_type.full_name: field.name
+    for field in HistoryEvent.DESCRIPTOR.oneofs_by_name["attributes"].fields
+}
+
+# Buffered events get temporary negative ids until they are appended.
+_BUFFERED_ID_BASE = -1_000_000
+
+
+class Mutation:
+    def __init__(self, state: ExecutionState, now: datetime) -> None:
+        self.state = state
+        self.now = now
+        self.events: list[HistoryEvent] = []
+        self.queue_tasks: list[QueueTask] = []
+        self.timer_tasks: list[TimerTask] = []
+        self.state_changed = False
+        self.closed = False
+        # Whether the worker must see a new workflow task once this mutation ends.
+        self.needs_workflow_task = False
+
+    @property
+    def has_writes(self) -> bool:
+        return self.state_changed or bool(self.events or self.queue_tasks or self.timer_tasks)
+
+    def touch(self) -> None:
+        """Record that state changed even though no event was written."""
+        self.state_changed = True
+
+    def add_event(self, event_type: EventType.ValueType, attributes: Message) -> HistoryEvent:
+        """Append an event to history now, with the next event id."""
+        event = self.make_event(event_type, attributes, self.state.next_event_id)
+        self.state.next_event_id += 1
+        self.events.append(event)
+        self.state_changed = True
+        return event
+
+    def add_external_event(self, event_type: EventType.ValueType, attributes: Message) -> HistoryEvent:
+        """Append an event that arrives from outside the workflow's own decisions.
+
+        While a workflow task is in flight the worker is deciding on the history it
+        has, so such events wait in a buffer until that task ends; the worker then
+        sees them in the next task.
+        """
+        self.needs_workflow_task = True
+        task = self.state.workflow_task
+        if task is not None and task.transient and not task.started:
+            # A pending retry is pointless now: the next task starts again at attempt 1.
+            self.state.workflow_task = None
+            task = None
+        if task is None or not task.started:
+            return self.add_event(event_type, attributes)
+        buffered_id = _BUFFERED_ID_BASE - len(self.state.buffered_events)
+        event = self.make_event(event_type, attributes, buffered_id)
+        self.state.buffered_events.append(event)
+        self.state_changed = True
+        return event
+
+    def flush_buffered_events(self) -> bool:
+        """Append buffered events with real ids; returns whether there were any."""
+        buffered = self.state.buffered_events
+        if not buffered:
+            return False
+        renumbered: dict[int, int] = {}
+        for event in buffered:
+            renumbered[event.event_id] = self.state.next_event_id
+            event.event_id = self.state.next_event_id
+            self.state.next_event_id += 1
+            _renumber_references(event, renumbered)
+            self.events.append(event)
+        self.state.buffered_events = []
+        self.state_changed = True
+        return True
+
+    def add_queue_task(self, task: QueueTask) -> None:
+        self.queue_tasks.append(task)
+
+    def add_timer(self, task: TimerTask) -> None:
+        self.timer_tasks.append(task)
+
+    def make_event(self, event_type: EventType.ValueType, attributes: Message, event_id: int) -> HistoryEvent:
+        event = HistoryEvent(event_id=event_id, event_type=event_type)
+        event.event_time.FromDatetime(self.now)
+        getattr(event, _ATTRIBUTE_FIELDS[attributes.DESCRIPTOR.full_name]).CopyFrom(attributes)
+        return event
+
+
+def _renumber_references(event: HistoryEvent, renumbered: dict[int, int]) -> None:
+    """Point an event's `started_event_id` at its buffered Started event's real id."""
+    attributes = getattr(event, event.WhichOneof("attributes"))
+    if "started_event_id" in attributes.DESCRIPTOR.fields_by_name:
+        started = attributes.started_event_id
+        if started in renumbered:
+            attributes.started_event_id = renumbered[started]

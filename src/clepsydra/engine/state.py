@@ -1,0 +1,136 @@
+"""Mutable state of one workflow execution: what the engine needs to decide, beyond history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from temporalio.api.common.v1 import Memo, Payloads, SearchAttributes
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.api.failure.v1 import Failure
+from temporalio.api.history.v1 import (
+    ActivityTaskScheduledEventAttributes,
+    HistoryEvent,
+    WorkflowExecutionStartedEventAttributes,
+)
+
+RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+
+
+@dataclass(frozen=True)
+class ExecutionKey:
+    namespace_id: str
+    workflow_id: str
+    run_id: str
+
+
+@dataclass
+class WorkflowTaskInfo:
+    scheduled_event_id: int
+    attempt: int
+    task_queue: str
+    timeout: timedelta
+    scheduled_time: datetime
+    # A retried task whose Scheduled/Started events are written only when it completes.
+    transient: bool = False
+    started_event_id: int = 0
+    started_time: datetime | None = None
+    request_id: str = ""
+    identity: str = ""
+
+    @property
+    def started(self) -> bool:
+        return self.started_event_id != 0
+
+
+@dataclass
+class ActivityInfo:
+    scheduled_event_id: int
+    attributes: ActivityTaskScheduledEventAttributes
+    scheduled_time: datetime
+    attempt: int = 1
+    current_attempt_scheduled_time: datetime | None = None
+    started_time: datetime | None = None
+    request_id: str = ""
+    identity: str = ""
+    last_worker_identity: str = ""
+    last_heartbeat_time: datetime | None = None
+    heartbeat_details: Payloads | None = None
+    last_failure: Failure | None = None
+    cancel_requested_event_id: int = 0
+
+    @property
+    def activity_id(self) -> str:
+        return self.attributes.activity_id
+
+    @property
+    def started(self) -> bool:
+        return self.started_time is not None
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self.cancel_requested_event_id != 0
+
+
+@dataclass
+class TimerInfo:
+    timer_id: str
+    started_event_id: int
+    fire_time: datetime
+
+
+@dataclass
+class ExecutionState:
+    namespace_id: str
+    namespace: str
+    workflow_id: str
+    run_id: str
+    first_run_id: str
+    start: WorkflowExecutionStartedEventAttributes
+    start_time: datetime
+    start_request_id: str
+    status: int = RUNNING
+    close_time: datetime | None = None
+    next_event_id: int = 1
+    # Started event id of the last completed workflow task: what the worker has already seen.
+    previous_started_event_id: int = 0
+    workflow_task: WorkflowTaskInfo | None = None
+    activities: dict[int, ActivityInfo] = field(default_factory=dict)
+    timers: dict[str, TimerInfo] = field(default_factory=dict)
+    # Events that arrived while a workflow task was in flight, appended after it ends.
+    buffered_events: list[HistoryEvent] = field(default_factory=list)
+    memo: Memo = field(default_factory=Memo)
+    search_attributes: SearchAttributes = field(default_factory=SearchAttributes)
+    signal_request_ids: list[str] = field(default_factory=list)
+    cancel_requested: bool = False
+    cancel_request_id: str = ""
+    history_size_bytes: int = 0
+    state_transition_count: int = 0
+
+    @property
+    def key(self) -> ExecutionKey:
+        return ExecutionKey(self.namespace_id, self.workflow_id, self.run_id)
+
+    @property
+    def running(self) -> bool:
+        return self.status == RUNNING
+
+    @property
+    def workflow_type(self) -> str:
+        return self.start.workflow_type.name
+
+    @property
+    def task_queue(self) -> str:
+        return self.start.task_queue.name
+
+    @property
+    def execution_time(self) -> datetime:
+        """When the first workflow task may run: the start time plus any start delay."""
+        return self.start_time + self.start.first_workflow_task_backoff.ToTimedelta()
+
+    @property
+    def history_length(self) -> int:
+        return self.next_event_id - 1
+
+    def activity_by_id(self, activity_id: str) -> ActivityInfo | None:
+        return next((a for a in self.activities.values() if a.activity_id == activity_id), None)

@@ -1,0 +1,53 @@
+"""Tasks the engine asks for: written in the same transaction as the state change, acted on after.
+
+A task is named by a natural key, so writing it twice or acting on it twice is harmless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum
+
+
+class QueueKind(IntEnum):
+    WORKFLOW = 1
+    ACTIVITY = 2
+
+
+class TimerKind(IntEnum):
+    USER_TIMER = 1
+    ACTIVITY_TIMEOUT = 2
+    ACTIVITY_RETRY = 3
+    WORKFLOW_TASK_TIMEOUT = 4
+    WORKFLOW_RUN_TIMEOUT = 5
+    WORKFLOW_START_BACKOFF = 6
+
+
+@dataclass(frozen=True)
+class QueueTask:
+    """A workflow or activity task waiting on a task queue for a poller."""
+
+    kind: QueueKind
+    task_queue: str
+    scheduled_event_id: int
+    attempt: int
+
+    @property
+    def key(self) -> str:
+        return f"q{self.kind}:{self.scheduled_event_id}:{self.attempt}"
+
+
+@dataclass(frozen=True)
+class TimerTask:
+    """Something to re-check at `fire_time`: a user timer, a timeout, a retry backoff."""
+
+    kind: TimerKind
+    fire_time: datetime
+    event_id: int = 0
+    attempt: int = 0
+    timeout_type: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"t{self.kind}:{self.event_id}:{self.attempt}:{self.timeout_type}"

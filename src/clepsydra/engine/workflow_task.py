@@ -1,0 +1,248 @@
+"""Workflow tasks: scheduled → started → completed | failed | timed out.
+
+A worker holds at most one workflow task of an execution at a time. Retried tasks
+(attempt > 1 with nothing new to tell the worker) are transient: their Scheduled
+and Started events are written only if the attempt completes, so a workflow that
+keeps failing does not grow its history.
+"""
+
+from __future__ import annotations
+
+from temporalio.api.common.v1 import WorkerVersionStamp
+from temporalio.api.enums.v1 import EventType, TimeoutType, WorkflowTaskFailedCause
+from temporalio.api.failure.v1 import Failure
+from temporalio.api.history.v1 import (
+    HistoryEvent,
+    WorkflowTaskCompletedEventAttributes,
+    WorkflowTaskFailedEventAttributes,
+    WorkflowTaskScheduledEventAttributes,
+    WorkflowTaskStartedEventAttributes,
+    WorkflowTaskTimedOutEventAttributes,
+)
+from temporalio.api.sdk.v1 import WorkflowTaskCompletedMetadata
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import RespondWorkflowTaskCompletedRequest
+
+from clepsydra.engine.mutation import Mutation
+from clepsydra.engine.state import ExecutionState, WorkflowTaskInfo
+from clepsydra.engine.tasks import QueueKind, QueueTask, TimerKind, TimerTask
+from clepsydra.errors import NotFound
+
+START_TO_CLOSE = TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE
+
+
+class CommandError(Exception):
+    """A command the server cannot accept: the workflow task fails with this cause."""
+
+    def __init__(self, cause: WorkflowTaskFailedCause.ValueType, message: str) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.message = message
+
+
+def schedule(m: Mutation, attempt: int = 1) -> None:
+    """Schedule a workflow task unless one is outstanding or the workflow has closed."""
+    s = m.state
+    if s.workflow_task is not None or not s.running:
+        return
+    transient = attempt > 1
+    task = WorkflowTaskInfo(
+        scheduled_event_id=s.next_event_id,
+        attempt=attempt,
+        task_queue=s.task_queue,
+        timeout=s.start.workflow_task_timeout.ToTimedelta(),
+        scheduled_time=m.now,
+        transient=transient,
+    )
+    if not transient:
+        m.add_event(EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, _scheduled_attributes(task))
+    s.workflow_task = task
+    m.touch()
+    m.add_queue_task(QueueTask(QueueKind.WORKFLOW, task.task_queue, task.scheduled_event_id, attempt))
+
+
+def schedule_if_needed(m: Mutation) -> None:
+    """Wake the worker if something happened that it has not seen (once the start delay,
+    if any, has passed: the first task is what starts the workflow)."""
+    if m.needs_workflow_task and m.now >= m.state.execution_time:
+        schedule(m)
+
+
+def record_started(
+    m: Mutation, scheduled_event_id: int, attempt: int, identity: str, request_id: str
+) -> list[HistoryEvent]:
+    """Hand the task to a poller; returns the transient events the poller must also see."""
+    s = m.state
+    task = s.workflow_task
+    if (
+        not s.running
+        or task is None
+        or task.scheduled_event_id != scheduled_event_id
+        or task.attempt != attempt
+    ):
+        raise NotFound("Workflow task not found.")
+    if task.started:
+        raise NotFound("Workflow task already started.")
+    task.started_time = m.now
+    task.identity = identity
+    task.request_id = request_id
+    m.touch()
+    m.add_timer(
+        TimerTask(
+            TimerKind.WORKFLOW_TASK_TIMEOUT,
+            m.now + task.timeout,
+            event_id=task.scheduled_event_id,
+            attempt=task.attempt,
+            timeout_type=START_TO_CLOSE,
+        )
+    )
+    if not task.transient:
+        task.started_event_id = m.add_event(
+            EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED, _started_attributes(s, task)
+        ).event_id
+        return []
+    task.started_event_id = task.scheduled_event_id + 1
+    return _transient_events(m, task)
+
+
+def started_task(s: ExecutionState, scheduled_event_id: int, attempt: int) -> WorkflowTaskInfo:
+    task = s.workflow_task
+    if (
+        not s.running
+        or task is None
+        or not task.started
+        or task.scheduled_event_id != scheduled_event_id
+        or task.attempt != attempt
+    ):
+        raise NotFound("Workflow task not found.")
+    return task
+
+
+def complete(m: Mutation, task: WorkflowTaskInfo, request: RespondWorkflowTaskCompletedRequest) -> int:
+    """Write the WorkflowTaskCompleted event and return its id; the commands follow it."""
+    s = m.state
+    _write_transient_events(m, task)
+    attributes = WorkflowTaskCompletedEventAttributes(
+        scheduled_event_id=task.scheduled_event_id,
+        started_event_id=task.started_event_id,
+        identity=request.identity,
+        binary_checksum=request.binary_checksum,
+        sdk_metadata=request.sdk_metadata or WorkflowTaskCompletedMetadata(),
+        metering_metadata=request.metering_metadata,
+    )
+    if request.HasField("worker_version_stamp"):
+        attributes.worker_version.CopyFrom(request.worker_version_stamp or WorkerVersionStamp())
+    event = m.add_event(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, attributes)
+    s.workflow_task = None
+    s.previous_started_event_id = task.started_event_id
+    return event.event_id
+
+
+def finish_completion(m: Mutation, force_new_task: bool) -> None:
+    """After the commands: deliver what arrived meanwhile, and wake the worker if needed."""
+    if not m.state.running:
+        return
+    if m.flush_buffered_events() or force_new_task:
+        m.needs_workflow_task = True
+    schedule_if_needed(m)
+
+
+def fail(
+    m: Mutation,
+    task: WorkflowTaskInfo,
+    cause: WorkflowTaskFailedCause.ValueType,
+    failure: Failure | None,
+    identity: str,
+    binary_checksum: str = "",
+) -> None:
+    has_news = bool(m.state.buffered_events)
+    if not task.transient or has_news:
+        _write_transient_events(m, task)
+        attributes = WorkflowTaskFailedEventAttributes(
+            scheduled_event_id=task.scheduled_event_id,
+            started_event_id=task.started_event_id,
+            cause=cause,
+            identity=identity,
+            binary_checksum=binary_checksum,
+        )
+        if failure is not None:
+            attributes.failure.CopyFrom(failure)
+        m.add_event(EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED, attributes)
+    _retry(m, task)
+
+
+def time_out(m: Mutation, scheduled_event_id: int, attempt: int) -> None:
+    s = m.state
+    task = s.workflow_task
+    if (
+        not s.running
+        or task is None
+        or not task.started
+        or task.scheduled_event_id != scheduled_event_id
+        or task.attempt != attempt
+    ):
+        return
+    if not task.transient or s.buffered_events:
+        _write_transient_events(m, task)
+        m.add_event(
+            EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+            WorkflowTaskTimedOutEventAttributes(
+                scheduled_event_id=task.scheduled_event_id,
+                started_event_id=task.started_event_id,
+                timeout_type=START_TO_CLOSE,
+            ),
+        )
+    _retry(m, task)
+
+
+def _retry(m: Mutation, task: WorkflowTaskInfo) -> None:
+    m.state.workflow_task = None
+    m.touch()
+    news = m.flush_buffered_events()
+    schedule(m, attempt=1 if news else task.attempt + 1)
+
+
+def _write_transient_events(m: Mutation, task: WorkflowTaskInfo) -> None:
+    """A transient attempt that reaches an outcome is written to history after all."""
+    if not task.transient:
+        return
+    s = m.state
+    task.scheduled_event_id = m.add_event(
+        EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, _scheduled_attributes(task)
+    ).event_id
+    task.started_event_id = m.add_event(
+        EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED, _started_attributes(s, task)
+    ).event_id
+    task.transient = False
+
+
+def _transient_events(m: Mutation, task: WorkflowTaskInfo) -> list[HistoryEvent]:
+    """The Scheduled/Started events of a transient attempt, as the poller sees them."""
+    events = []
+    for offset, (event_type, attributes) in enumerate(
+        [
+            (EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, _scheduled_attributes(task)),
+            (EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED, _started_attributes(m.state, task)),
+        ]
+    ):
+        event = m.make_event(event_type, attributes, task.scheduled_event_id + offset)
+        event.event_time.FromDatetime(task.scheduled_time if offset == 0 else m.now)
+        events.append(event)
+    return events
+
+
+def _scheduled_attributes(task: WorkflowTaskInfo) -> WorkflowTaskScheduledEventAttributes:
+    attributes = WorkflowTaskScheduledEventAttributes(
+        task_queue=TaskQueue(name=task.task_queue, kind=1), attempt=task.attempt
+    )
+    attributes.start_to_close_timeout.FromTimedelta(task.timeout)
+    return attributes
+
+
+def _started_attributes(s: ExecutionState, task: WorkflowTaskInfo) -> WorkflowTaskStartedEventAttributes:
+    return WorkflowTaskStartedEventAttributes(
+        scheduled_event_id=task.scheduled_event_id,
+        identity=task.identity,
+        request_id=task.request_id,
+        history_size_bytes=s.history_size_bytes,
+    )

@@ -1,0 +1,51 @@
+"""Domain errors raised by the engine and services, mapped to gRPC status codes by `api/`.
+
+They carry no gRPC types so that the engine and the stores stay free of the transport.
+"""
+
+from __future__ import annotations
+
+from google.protobuf.message import Message
+
+
+class ServiceError(Exception):
+    """Base class: a request that cannot be served, with the message the client sees."""
+
+    code_name = "INTERNAL"
+
+    def __init__(self, message: str, detail: Message | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class InvalidArgument(ServiceError):
+    code_name = "INVALID_ARGUMENT"
+
+
+class NotFound(ServiceError):
+    code_name = "NOT_FOUND"
+
+
+class AlreadyExists(ServiceError):
+    code_name = "ALREADY_EXISTS"
+
+
+class FailedPrecondition(ServiceError):
+    code_name = "FAILED_PRECONDITION"
+
+
+class ResourceExhausted(ServiceError):
+    code_name = "RESOURCE_EXHAUSTED"
+
+
+class Unavailable(ServiceError):
+    code_name = "UNAVAILABLE"
+
+
+class Unimplemented(ServiceError):
+    code_name = "UNIMPLEMENTED"
+
+
+class ConditionFailed(Exception):
+    """The store refused a write because the execution changed since it was read."""

@@ -1,0 +1,1 @@
+"""The history service: every state change of an execution goes through it."""

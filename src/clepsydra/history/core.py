@@ -1,0 +1,242 @@
+"""The one path for every state change of an execution.
+
+`update` locks the workflow id, loads the execution (from the cache or the store),
+lets the engine change it through a `Mutation`, and commits events, mutable state
+and tasks in one conditional write. Only after the commit do its tasks reach the
+task queues and the timer queue, and do history watchers wake up. Any failure
+drops the cached copy: the store is the truth and the next caller reloads it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.api.history.v1 import History, HistoryEvent
+
+from clepsydra.clock import Clock
+from clepsydra.engine import codec, workflow_task
+from clepsydra.engine.fire import fire
+from clepsydra.engine.mutation import Mutation
+from clepsydra.engine.state import ExecutionKey, ExecutionState
+from clepsydra.engine.tasks import QueueTask, TimerTask
+from clepsydra.errors import NotFound
+from clepsydra.history.timer_queue import TimerQueue
+from clepsydra.matching.task_queues import Dispatch, Matching
+from clepsydra.store.base import CurrentWrite, ExecutionWrite, Store, StoredQueueTask, StoredTimer
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+CACHE_SIZE = 10_000
+
+
+@dataclass
+class Cached:
+    state: ExecutionState
+    version: int
+
+
+class HistoryCore:
+    def __init__(self, store: Store, clock: Clock, matching: Matching) -> None:
+        self.store = store
+        self.clock = clock
+        self.matching = matching
+        self.timers = TimerQueue(clock, self.fire_timer)
+        self._cache: OrderedDict[ExecutionKey, Cached] = OrderedDict()
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+        self._watchers: dict[ExecutionKey, list[asyncio.Future[None]]] = {}
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    async def recover(self) -> None:
+        """Re-arm everything the store says is pending: after a crash, work goes on."""
+        for stored in await self.store.load_queue_tasks():
+            self.matching.add(Dispatch(stored.key, codec.loads(QueueTask, stored.data)))
+        for timer in await self.store.load_timers():
+            self.timers.add(timer.key, codec.loads(TimerTask, timer.data))
+
+    # -- locking and loading ----------------------------------------------------------------
+
+    @asynccontextmanager
+    async def locked(self, namespace_id: str, workflow_id: str) -> AsyncIterator[None]:
+        """Serialize changes to one workflow id (all its runs) within this process."""
+        name = (namespace_id, workflow_id)
+        lock, users = self._locks.get(name, (asyncio.Lock(), 0))
+        self._locks[name] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[name]
+            if users == 1:
+                del self._locks[name]
+            else:
+                self._locks[name] = (lock, users - 1)
+
+    async def load(self, key: ExecutionKey) -> Cached:
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
+        row = await self.store.get_execution(key)
+        if row is None:
+            raise NotFound(
+                f"workflow execution not found for workflow ID {key.workflow_id} and run ID {key.run_id}"
+            )
+        raced = self._cache.get(key)
+        if raced is not None:  # loaded (and maybe changed) by someone else meanwhile
+            return raced
+        cached = Cached(codec.loads(ExecutionState, row[0]), row[1])
+        self._remember(key, cached)
+        return cached
+
+    def _remember(self, key: ExecutionKey, cached: Cached) -> None:
+        self._cache[key] = cached
+        self._cache.move_to_end(key)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+    async def current_run(self, namespace_id: str, workflow_id: str) -> str:
+        current = await self.store.get_current_execution(namespace_id, workflow_id)
+        if current is None:
+            raise NotFound(f"workflow not found for ID: {workflow_id}")
+        return current.run_id
+
+    async def resolve(self, namespace_id: str, workflow_id: str, run_id: str) -> ExecutionKey:
+        """The execution a request names; an empty run id means the current run."""
+        if not run_id:
+            run_id = await self.current_run(namespace_id, workflow_id)
+        return ExecutionKey(namespace_id, workflow_id, run_id)
+
+    # -- the update path --------------------------------------------------------------------
+
+    async def update(
+        self,
+        key: ExecutionKey,
+        change: Callable[[Mutation], T],
+        *,
+        done_queue_task: str | None = None,
+        done_timer: str | None = None,
+    ) -> T:
+        async with self.locked(key.namespace_id, key.workflow_id):
+            return await self.update_locked(key, change, done_queue_task, done_timer)
+
+    async def update_locked(
+        self,
+        key: ExecutionKey,
+        change: Callable[[Mutation], T],
+        done_queue_task: str | None = None,
+        done_timer: str | None = None,
+    ) -> T:
+        cached = await self.load(key)
+        m = Mutation(cached.state, self.clock.now())
+        try:
+            result = change(m)
+            workflow_task.schedule_if_needed(m)
+        except BaseException:
+            self._cache.pop(key, None)
+            raise
+        if m.has_writes:
+            await self.commit(cached, m, done_queue_task=done_queue_task, done_timer=done_timer)
+        else:
+            if done_queue_task is not None:
+                await self.store.delete_queue_task(key, done_queue_task)
+            if done_timer is not None:
+                await self.store.delete_timer(key, done_timer)
+        return result
+
+    async def commit(
+        self,
+        cached: Cached,
+        m: Mutation,
+        *,
+        current: CurrentWrite | None = None,
+        done_queue_task: str | None = None,
+        done_timer: str | None = None,
+    ) -> None:
+        state = m.state
+        key = state.key
+        batch = None
+        if m.events:
+            blob = History(events=m.events).SerializeToString()
+            state.history_size_bytes += len(blob)
+            batch = (m.events[0].event_id, blob)
+        state.state_transition_count += 1
+        if m.closed and current is None:
+            current = CurrentWrite(state.run_id, state.status, state.start_request_id, state.run_id)
+        write = ExecutionWrite(
+            key=key,
+            state=codec.dumps(state),
+            expected_version=cached.version,
+            history_batch=batch,
+            current=current,
+            queue_tasks=[
+                StoredQueueTask(key, t.key, t.task_queue, t.kind, codec.dumps(t)) for t in m.queue_tasks
+            ],
+            timers=[StoredTimer(key, t.key, t.fire_time, codec.dumps(t)) for t in m.timer_tasks],
+            done_queue_task=done_queue_task,
+            done_timer=done_timer,
+            closed=m.closed,
+        )
+        try:
+            await self.store.commit(write)
+        except BaseException:
+            self._cache.pop(key, None)
+            raise
+        cached.version += 1
+        self._remember(key, cached)
+        for task in m.queue_tasks:
+            self.matching.add(Dispatch(key, task))
+        for timer in m.timer_tasks:
+            self.timers.add(key, timer)
+        if m.events or m.closed:
+            self._notify(key)
+
+    # -- durable timers ---------------------------------------------------------------------
+
+    async def fire_timer(self, key: ExecutionKey, task: TimerTask) -> None:
+        try:
+            await self.update(key, lambda m: fire(m, task), done_timer=task.key)
+        except NotFound:
+            await self.store.delete_timer(key, task.key)
+
+    # -- watching history -------------------------------------------------------------------
+
+    async def wait_for_change(self, key: ExecutionKey, timeout: float) -> None:
+        """Return when the execution gets new events or closes, or after `timeout`."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._watchers.setdefault(key, []).append(waiter)
+        try:
+            async with asyncio.timeout(timeout):
+                await waiter
+        except TimeoutError:
+            pass
+        finally:
+            waiters = self._watchers.get(key, [])
+            if waiter in waiters:
+                waiters.remove(waiter)
+            if not waiters:
+                self._watchers.pop(key, None)
+
+    def _notify(self, key: ExecutionKey) -> None:
+        for waiter in self._watchers.pop(key, []):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def read_events(self, key: ExecutionKey, first_event_id: int) -> list[HistoryEvent]:
+        """Committed events of a run from `first_event_id` on."""
+        events: list[HistoryEvent] = []
+        for _, blob in await self.store.read_history(key, first_event_id):
+            batch = History.FromString(blob).events
+            events.extend(e for e in batch if e.event_id >= first_event_id)
+        return events
+
+
+def is_running(status: int) -> bool:
+    return status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING

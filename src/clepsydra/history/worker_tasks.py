@@ -1,0 +1,275 @@
+"""Worker-facing operations: polling for tasks and reporting their outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from temporalio.api.common.v1 import Payloads, WorkflowExecution
+from temporalio.api.enums.v1 import WorkflowTaskFailedCause
+from temporalio.api.failure.v1 import Failure
+from temporalio.api.history.v1 import History
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import (
+    PollActivityTaskQueueResponse,
+    PollWorkflowTaskQueueResponse,
+    RespondWorkflowTaskCompletedRequest,
+    RespondWorkflowTaskFailedRequest,
+)
+
+from clepsydra.engine import activity, commands, workflow_task
+from clepsydra.engine.mutation import Mutation
+from clepsydra.engine.state import ActivityInfo, ExecutionKey, ExecutionState
+from clepsydra.engine.tasks import QueueKind
+from clepsydra.engine.workflow_task import CommandError
+from clepsydra.errors import InvalidArgument, NotFound
+from clepsydra.history.core import HistoryCore
+from clepsydra.history.tokens import TaskToken
+from clepsydra.matching.task_queues import Dispatch
+
+UNHANDLED_COMMAND = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND
+
+
+class WorkerTasks:
+    def __init__(self, core: HistoryCore) -> None:
+        self.core = core
+
+    async def _next(
+        self, namespace_id: str, task_queue: str, kind: QueueKind, identity: str, timeout: float
+    ) -> Dispatch | None:
+        if not task_queue:
+            raise InvalidArgument("TaskQueue is not set on request.")
+        return await self.core.matching.poll(
+            namespace_id, task_queue, kind, identity, self.core.clock.now(), timeout
+        )
+
+    async def _start(self, dispatch: Dispatch, record, *args):  # type: ignore[no-untyped-def]
+        """Mark a dispatched task started; None if it went stale while it waited."""
+        try:
+            return await self.core.update(
+                dispatch.key,
+                lambda m: record(m, dispatch.task.scheduled_event_id, dispatch.task.attempt, *args),
+                done_queue_task=dispatch.task.key,
+            )
+        except NotFound:
+            await self.core.store.delete_queue_task(dispatch.key, dispatch.task.key)
+            return None
+        except BaseException:
+            self.core.matching.add(dispatch, front=True)  # not started: let another poll have it
+            raise
+
+    # -- workflow tasks ---------------------------------------------------------------------
+
+    async def poll_workflow_task(
+        self, namespace_id: str, namespace: str, task_queue: str, identity: str, timeout: float
+    ) -> PollWorkflowTaskQueueResponse:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (remaining := deadline - loop.time()) > 0:
+            dispatch = await self._next(namespace_id, task_queue, QueueKind.WORKFLOW, identity, remaining)
+            if dispatch is None:
+                break
+            request_id = str(uuid.uuid4())
+            transient = await self._start(dispatch, workflow_task.record_started, identity, request_id)
+            if transient is not None:
+                return await self._workflow_task_response(dispatch, transient)
+        return PollWorkflowTaskQueueResponse()
+
+    async def _workflow_task_response(
+        self, dispatch: Dispatch, transient: list
+    ) -> PollWorkflowTaskQueueResponse:  # type: ignore[type-arg]
+        state = (await self.core.load(dispatch.key)).state
+        task = state.workflow_task
+        assert task is not None
+        events = await self.core.read_events(dispatch.key, 1)
+        events.extend(transient)
+        token = TaskToken(*_key_fields(dispatch.key), task.scheduled_event_id, task.attempt)
+        response = PollWorkflowTaskQueueResponse(
+            task_token=token.encode(),
+            workflow_execution=_execution(state),
+            workflow_type=state.start.workflow_type,
+            previous_started_event_id=state.previous_started_event_id,
+            started_event_id=task.started_event_id,
+            attempt=task.attempt,
+            history=History(events=events),
+            workflow_execution_task_queue=TaskQueue(name=state.task_queue, kind=1),
+        )
+        response.scheduled_time.FromDatetime(task.scheduled_time)
+        if task.started_time is not None:
+            response.started_time.FromDatetime(task.started_time)
+        return response
+
+    async def complete_workflow_task(self, request: RespondWorkflowTaskCompletedRequest) -> None:
+        token = TaskToken.decode(request.task_token)
+
+        def change(m: Mutation) -> None:
+            task = workflow_task.started_task(m.state, token.scheduled_event_id, token.attempt)
+            if commands.closes_workflow(request.commands) and m.state.buffered_events:
+                # New events arrived while the worker decided to close: it must see them first.
+                workflow_task.fail(
+                    m,
+                    task,
+                    UNHANDLED_COMMAND,
+                    Failure(message="UnhandledCommand"),
+                    request.identity,
+                )
+                return
+            completed_event_id = workflow_task.complete(m, task, request)
+            commands.apply(m, completed_event_id, request.commands, request.identity)
+            workflow_task.finish_completion(m, request.force_create_new_workflow_task)
+
+        try:
+            await self.core.update(token.key, change)
+        except CommandError as error:
+            await self._fail_workflow_task(
+                token, error.cause, Failure(message=error.message), request.identity
+            )
+            raise InvalidArgument(error.message) from None
+
+    async def fail_workflow_task(self, request: RespondWorkflowTaskFailedRequest) -> None:
+        token = TaskToken.decode(request.task_token)
+        await self._fail_workflow_task(
+            token,
+            request.cause,
+            request.failure if request.HasField("failure") else None,
+            request.identity,
+            request.binary_checksum,
+        )
+
+    async def _fail_workflow_task(
+        self,
+        token: TaskToken,
+        cause: WorkflowTaskFailedCause.ValueType,
+        failure: Failure | None,
+        identity: str,
+        binary_checksum: str = "",
+    ) -> None:
+        def change(m: Mutation) -> None:
+            task = workflow_task.started_task(m.state, token.scheduled_event_id, token.attempt)
+            workflow_task.fail(m, task, cause, failure, identity, binary_checksum)
+
+        await self.core.update(token.key, change)
+
+    # -- activity tasks ---------------------------------------------------------------------
+
+    async def poll_activity_task(
+        self, namespace_id: str, namespace: str, task_queue: str, identity: str, timeout: float
+    ) -> PollActivityTaskQueueResponse:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (remaining := deadline - loop.time()) > 0:
+            dispatch = await self._next(namespace_id, task_queue, QueueKind.ACTIVITY, identity, remaining)
+            if dispatch is None:
+                break
+            request_id = str(uuid.uuid4())
+            info = await self._start(dispatch, activity.record_started, identity, request_id)
+            if info is not None:
+                state = (await self.core.load(dispatch.key)).state
+                return _activity_task(state, info, namespace)
+        return PollActivityTaskQueueResponse()
+
+    async def _activity_key(
+        self, namespace_id: str, token_bytes: bytes, workflow_id: str, run_id: str, activity_id: str
+    ) -> tuple[ExecutionKey, int, int]:
+        """The activity named by a task token, or by workflow id and activity id."""
+        if token_bytes:
+            token = TaskToken.decode(token_bytes)
+            return token.key, token.scheduled_event_id, token.attempt
+        if not workflow_id:
+            raise InvalidArgument("WorkflowId is not set on request.")
+        if not activity_id:
+            raise InvalidArgument("ActivityId is not set on request.")
+        key = await self.core.resolve(namespace_id, workflow_id, run_id)
+        state = (await self.core.load(key)).state
+        info = state.activity_by_id(activity_id) if state.running else None
+        if info is None:
+            raise NotFound(
+                "invalid activityID or activity already timed out or invoking workflow is completed"
+            )
+        return key, info.scheduled_event_id, info.attempt
+
+    async def heartbeat(
+        self,
+        namespace_id: str,
+        token: bytes,
+        details: Payloads | None,
+        workflow_id: str = "",
+        run_id: str = "",
+        activity_id: str = "",
+    ) -> bool:
+        key, scheduled_event_id, attempt = await self._activity_key(
+            namespace_id, token, workflow_id, run_id, activity_id
+        )
+        return await self.core.update(
+            key,
+            lambda m: activity.heartbeat(m, activity.pending(m.state, scheduled_event_id, attempt), details),
+        )
+
+    async def respond_activity(
+        self,
+        namespace_id: str,
+        token: bytes,
+        outcome: str,
+        payloads: Payloads | None,
+        identity: str,
+        failure: Failure | None = None,
+        last_heartbeat_details: Payloads | None = None,
+        workflow_id: str = "",
+        run_id: str = "",
+        activity_id: str = "",
+    ) -> None:
+        """Close an activity attempt: outcome is "completed", "failed" or "canceled"."""
+        key, scheduled_event_id, attempt = await self._activity_key(
+            namespace_id, token, workflow_id, run_id, activity_id
+        )
+
+        def change(m: Mutation) -> None:
+            info = activity.pending(m.state, scheduled_event_id, attempt)
+            if outcome == "completed":
+                activity.complete(m, info, payloads, identity)
+            elif outcome == "failed":
+                activity.fail(m, info, failure or Failure(), identity, last_heartbeat_details)
+            else:
+                activity.canceled(m, info, payloads, identity)
+
+        await self.core.update(key, change)
+
+
+def _key_fields(key: ExecutionKey) -> tuple[str, str, str]:
+    return key.namespace_id, key.workflow_id, key.run_id
+
+
+def _execution(state: ExecutionState) -> WorkflowExecution:
+    return WorkflowExecution(workflow_id=state.workflow_id, run_id=state.run_id)
+
+
+def _activity_task(
+    state: ExecutionState, info: ActivityInfo, namespace: str
+) -> PollActivityTaskQueueResponse:
+    a = info.attributes
+    token = TaskToken(*_key_fields(state.key), info.scheduled_event_id, info.attempt, info.activity_id)
+    response = PollActivityTaskQueueResponse(
+        task_token=token.encode(),
+        workflow_namespace=namespace,
+        workflow_type=state.start.workflow_type,
+        workflow_execution=_execution(state),
+        activity_type=a.activity_type,
+        activity_id=a.activity_id,
+        header=a.header,
+        input=a.input,
+        attempt=info.attempt,
+        schedule_to_close_timeout=a.schedule_to_close_timeout,
+        start_to_close_timeout=a.start_to_close_timeout,
+        heartbeat_timeout=a.heartbeat_timeout,
+        retry_policy=a.retry_policy,
+        priority=a.priority,
+    )
+    if info.heartbeat_details is not None:
+        response.heartbeat_details.CopyFrom(info.heartbeat_details)
+    response.scheduled_time.FromDatetime(info.scheduled_time)
+    response.current_attempt_scheduled_time.FromDatetime(
+        info.current_attempt_scheduled_time or info.scheduled_time
+    )
+    if info.started_time is not None:
+        response.started_time.FromDatetime(info.started_time)
+    return response

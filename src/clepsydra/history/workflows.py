@@ -1,0 +1,367 @@
+"""Client-facing operations on workflows: start, signal, cancel, terminate, describe."""
+
+from __future__ import annotations
+
+import uuid
+
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import (
+    PendingActivityState,
+    PendingWorkflowTaskState,
+    WorkflowExecutionStatus,
+    WorkflowIdConflictPolicy,
+    WorkflowIdReusePolicy,
+)
+from temporalio.api.errordetails.v1 import WorkflowExecutionAlreadyStartedFailure
+from temporalio.api.history.v1 import WorkflowExecutionSignaledEventAttributes
+from temporalio.api.workflow.v1 import (
+    PendingActivityInfo,
+    PendingWorkflowTaskInfo,
+    WorkflowExecutionConfig,
+    WorkflowExecutionInfo,
+)
+from temporalio.api.workflowservice.v1 import (
+    DescribeWorkflowExecutionResponse,
+    RequestCancelWorkflowExecutionRequest,
+    SignalWithStartWorkflowExecutionRequest,
+    SignalWorkflowExecutionRequest,
+    StartWorkflowExecutionRequest,
+    StartWorkflowExecutionResponse,
+    TerminateWorkflowExecutionRequest,
+)
+
+from clepsydra.engine import workflow
+from clepsydra.engine.mutation import Mutation
+from clepsydra.engine.state import ExecutionKey, ExecutionState
+from clepsydra.errors import AlreadyExists, InvalidArgument, NotFound
+from clepsydra.history.core import Cached, HistoryCore, is_running
+from clepsydra.store.base import CurrentExecution, CurrentWrite
+
+Status = WorkflowExecutionStatus
+Reuse = WorkflowIdReusePolicy
+Conflict = WorkflowIdConflictPolicy
+MAX_ID_LENGTH = 1000
+_FAILED_STATUSES = {
+    Status.WORKFLOW_EXECUTION_STATUS_FAILED,
+    Status.WORKFLOW_EXECUTION_STATUS_CANCELED,
+    Status.WORKFLOW_EXECUTION_STATUS_TERMINATED,
+    Status.WORKFLOW_EXECUTION_STATUS_TIMED_OUT,
+}
+
+
+class Workflows:
+    def __init__(self, core: HistoryCore) -> None:
+        self.core = core
+
+    async def start(
+        self,
+        namespace_id: str,
+        namespace: str,
+        request: StartWorkflowExecutionRequest,
+        signal: WorkflowExecutionSignaledEventAttributes | None = None,
+    ) -> StartWorkflowExecutionResponse:
+        _validate_start(request)
+        if not request.request_id:
+            request.request_id = str(uuid.uuid4())
+        async with self.core.locked(namespace_id, request.workflow_id):
+            current = await self.core.store.get_current_execution(namespace_id, request.workflow_id)
+            if current is not None:
+                existing = await self._existing(namespace_id, request, current)
+                if existing is not None:
+                    return existing
+            return await self._create(namespace_id, namespace, request, current, signal)
+
+    async def _existing(
+        self,
+        namespace_id: str,
+        request: StartWorkflowExecutionRequest,
+        current: CurrentExecution,
+    ) -> StartWorkflowExecutionResponse | None:
+        """Apply the id reuse and conflict policies; a response means: do not start."""
+        if current.start_request_id == request.request_id:
+            return StartWorkflowExecutionResponse(run_id=current.run_id, started=True, status=current.status)
+        key = ExecutionKey(namespace_id, request.workflow_id, current.run_id)
+        if is_running(current.status):
+            conflict = request.workflow_id_conflict_policy
+            if request.workflow_id_reuse_policy == Reuse.WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING:
+                conflict = Conflict.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING
+            if conflict == Conflict.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING:
+                return StartWorkflowExecutionResponse(
+                    run_id=current.run_id, started=False, status=current.status
+                )
+            if conflict == Conflict.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING:
+                await self.core.update_locked(
+                    key,
+                    lambda m: workflow.terminate(
+                        m,
+                        "terminated by a new start (workflow id conflict policy)",
+                        None,
+                        request.identity,
+                    ),
+                )
+                return None
+            raise _already_started(
+                f"Workflow execution is already running. WorkflowId: {request.workflow_id}, "
+                f"RunId: {current.run_id}.",
+                current,
+            )
+        policy = request.workflow_id_reuse_policy
+        if policy == Reuse.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE or (
+            policy == Reuse.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY
+            and current.status not in _FAILED_STATUSES
+        ):
+            raise _already_started(
+                f"Workflow execution already finished and its WorkflowIdReusePolicy is "
+                f"{Reuse.Name(policy)}. WorkflowId: {request.workflow_id}, "
+                f"RunId: {current.run_id}.",
+                current,
+            )
+        return None
+
+    async def _create(
+        self,
+        namespace_id: str,
+        namespace: str,
+        request: StartWorkflowExecutionRequest,
+        current: CurrentExecution | None,
+        signal: WorkflowExecutionSignaledEventAttributes | None,
+    ) -> StartWorkflowExecutionResponse:
+        core = self.core
+        run_id = str(uuid.uuid4())
+        now = core.clock.now()
+        state = workflow.new_execution(namespace_id, namespace, request, run_id, now)
+        m = Mutation(state, now)
+        workflow.start(m, signal)
+        await core.commit(
+            Cached(state, 0),
+            m,
+            current=CurrentWrite(
+                run_id,
+                Status.WORKFLOW_EXECUTION_STATUS_RUNNING,
+                request.request_id,
+                current.run_id if current else None,
+            ),
+        )
+        return StartWorkflowExecutionResponse(
+            run_id=run_id, started=True, status=Status.WORKFLOW_EXECUTION_STATUS_RUNNING
+        )
+
+    async def signal_with_start(
+        self, namespace_id: str, request: SignalWithStartWorkflowExecutionRequest
+    ) -> tuple[str, bool]:
+        if not request.signal_name:
+            raise InvalidArgument("SignalName is not set on request.")
+        signal = WorkflowExecutionSignaledEventAttributes(
+            signal_name=request.signal_name,
+            input=request.signal_input,
+            identity=request.identity,
+            header=request.header,
+        )
+        start = StartWorkflowExecutionRequest(
+            namespace=request.namespace,
+            workflow_id=request.workflow_id,
+            workflow_type=request.workflow_type,
+            task_queue=request.task_queue,
+            input=request.input,
+            workflow_execution_timeout=request.workflow_execution_timeout,
+            workflow_run_timeout=request.workflow_run_timeout,
+            workflow_task_timeout=request.workflow_task_timeout,
+            identity=request.identity,
+            request_id=request.request_id,
+            workflow_id_reuse_policy=request.workflow_id_reuse_policy,
+            workflow_id_conflict_policy=Conflict.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+            retry_policy=request.retry_policy if request.HasField("retry_policy") else None,
+            cron_schedule=request.cron_schedule,
+            memo=request.memo,
+            search_attributes=request.search_attributes,
+            header=request.header,
+            workflow_start_delay=request.workflow_start_delay,
+            user_metadata=request.user_metadata,
+            priority=request.priority,
+        )
+        _validate_start(start)
+        current = await self.core.store.get_current_execution(namespace_id, request.workflow_id)
+        if current is not None and is_running(current.status):
+            key = ExecutionKey(namespace_id, request.workflow_id, current.run_id)
+            try:
+                await self.core.update(key, lambda m: self._signal_running(m, signal))
+                return current.run_id, False
+            except NotFound:
+                pass  # it closed meanwhile: start a new run below
+        response = await self.start(namespace_id, request.namespace, start, signal)
+        if not response.started:  # a run started meanwhile: signal it instead
+            key = ExecutionKey(namespace_id, request.workflow_id, response.run_id)
+            await self.core.update(key, lambda m: self._signal_running(m, signal))
+        return response.run_id, response.started
+
+    @staticmethod
+    def _signal_running(m: Mutation, signal: WorkflowExecutionSignaledEventAttributes) -> None:
+        _require_running(m.state)
+        workflow.signal(
+            m, signal.signal_name, signal.input, signal.identity, signal.header, signal.request_id
+        )
+
+    async def signal(self, namespace_id: str, request: SignalWorkflowExecutionRequest) -> None:
+        if not request.signal_name:
+            raise InvalidArgument("SignalName is not set on request.")
+        key = await self._resolve(namespace_id, request.workflow_execution)
+
+        def change(m: Mutation) -> None:
+            _require_running(m.state)
+            workflow.signal(
+                m,
+                request.signal_name,
+                request.input if request.HasField("input") else None,
+                request.identity,
+                request.header if request.HasField("header") else None,
+                request.request_id,
+            )
+
+        await self.core.update(key, change)
+
+    async def request_cancel(self, namespace_id: str, request: RequestCancelWorkflowExecutionRequest) -> None:
+        key = await self._resolve(namespace_id, request.workflow_execution)
+
+        def change(m: Mutation) -> None:
+            _require_running(m.state)
+            workflow.request_cancel(m, request.reason, request.identity, request.request_id)
+
+        await self.core.update(key, change)
+
+    async def terminate(self, namespace_id: str, request: TerminateWorkflowExecutionRequest) -> None:
+        key = await self._resolve(namespace_id, request.workflow_execution)
+
+        def change(m: Mutation) -> None:
+            _require_running(m.state)
+            workflow.terminate(
+                m,
+                request.reason,
+                request.details if request.HasField("details") else None,
+                request.identity,
+            )
+
+        await self.core.update(key, change)
+
+    async def describe(
+        self, namespace_id: str, execution: WorkflowExecution
+    ) -> DescribeWorkflowExecutionResponse:
+        key = await self._resolve(namespace_id, execution)
+        state = (await self.core.load(key)).state
+        return _describe(state)
+
+    async def _resolve(self, namespace_id: str, execution: WorkflowExecution) -> ExecutionKey:
+        if not execution.workflow_id:
+            raise InvalidArgument("WorkflowId is not set on request.")
+        return await self.core.resolve(namespace_id, execution.workflow_id, execution.run_id)
+
+
+def _require_running(state: ExecutionState) -> None:
+    if not state.running:
+        raise NotFound("workflow execution already completed")
+
+
+def _already_started(message: str, current: CurrentExecution) -> AlreadyExists:
+    return AlreadyExists(
+        message,
+        WorkflowExecutionAlreadyStartedFailure(
+            start_request_id=current.start_request_id, run_id=current.run_id
+        ),
+    )
+
+
+def _validate_start(request: StartWorkflowExecutionRequest) -> None:
+    if not request.workflow_id:
+        raise InvalidArgument("WorkflowId is not set on request.")
+    if not request.workflow_type.name:
+        raise InvalidArgument("WorkflowType is not set on request.")
+    if not request.task_queue.name:
+        raise InvalidArgument("TaskQueue is not set on request.")
+    for what, value in [
+        ("WorkflowId", request.workflow_id),
+        ("WorkflowType", request.workflow_type.name),
+        ("TaskQueue", request.task_queue.name),
+        ("RequestId", request.request_id),
+    ]:
+        if len(value) > MAX_ID_LENGTH:
+            raise InvalidArgument(f"{what} exceeds length limit.")
+    for what, duration in [
+        ("WorkflowExecutionTimeout", request.workflow_execution_timeout),
+        ("WorkflowRunTimeout", request.workflow_run_timeout),
+        ("WorkflowTaskTimeout", request.workflow_task_timeout),
+    ]:
+        if duration.seconds < 0 or duration.nanos < 0:
+            raise InvalidArgument(f"Invalid {what}.")
+    if request.cron_schedule:
+        raise InvalidArgument("Cron schedules are not supported by this server yet.")
+
+
+def _describe(s: ExecutionState) -> DescribeWorkflowExecutionResponse:
+    info = WorkflowExecutionInfo(
+        execution=WorkflowExecution(workflow_id=s.workflow_id, run_id=s.run_id),
+        type=s.start.workflow_type,
+        status=s.status,
+        history_length=s.history_length,
+        memo=s.memo,
+        search_attributes=s.search_attributes,
+        task_queue=s.task_queue,
+        state_transition_count=s.state_transition_count,
+        history_size_bytes=s.history_size_bytes,
+        first_run_id=s.first_run_id,
+    )
+    info.start_time.FromDatetime(s.start_time)
+    info.execution_time.FromDatetime(s.execution_time)
+    if s.close_time is not None:
+        info.close_time.FromDatetime(s.close_time)
+        info.execution_duration.FromTimedelta(s.close_time - s.execution_time)
+    info.root_execution.CopyFrom(info.execution)
+    response = DescribeWorkflowExecutionResponse(
+        execution_config=WorkflowExecutionConfig(
+            task_queue=s.start.task_queue,
+            workflow_execution_timeout=s.start.workflow_execution_timeout,
+            workflow_run_timeout=s.start.workflow_run_timeout,
+            default_workflow_task_timeout=s.start.workflow_task_timeout,
+        ),
+        workflow_execution_info=info,
+    )
+    for activity in s.activities.values():
+        pending = PendingActivityInfo(
+            activity_id=activity.activity_id,
+            activity_type=activity.attributes.activity_type,
+            state=PendingActivityState.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED
+            if activity.cancel_requested
+            else PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+            if activity.started
+            else PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED,
+            attempt=activity.attempt,
+            maximum_attempts=activity.attributes.retry_policy.maximum_attempts,
+            last_worker_identity=activity.last_worker_identity,
+        )
+        if activity.heartbeat_details is not None:
+            pending.heartbeat_details.CopyFrom(activity.heartbeat_details)
+        if activity.last_heartbeat_time is not None:
+            pending.last_heartbeat_time.FromDatetime(activity.last_heartbeat_time)
+        if activity.started_time is not None:
+            pending.last_started_time.FromDatetime(activity.started_time)
+        if activity.last_failure is not None:
+            pending.last_failure.CopyFrom(activity.last_failure)
+        pending.scheduled_time.FromDatetime(
+            activity.current_attempt_scheduled_time or activity.scheduled_time
+        )
+        schedule_to_close = activity.attributes.schedule_to_close_timeout.ToTimedelta()
+        if schedule_to_close.total_seconds() > 0:
+            pending.expiration_time.FromDatetime(activity.scheduled_time + schedule_to_close)
+        response.pending_activities.append(pending)
+    task = s.workflow_task
+    if task is not None:
+        pending_task = PendingWorkflowTaskInfo(
+            state=PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED
+            if task.started
+            else PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_SCHEDULED,
+            attempt=task.attempt,
+        )
+        pending_task.scheduled_time.FromDatetime(task.scheduled_time)
+        pending_task.original_scheduled_time.FromDatetime(task.scheduled_time)
+        if task.started_time is not None:
+            pending_task.started_time.FromDatetime(task.started_time)
+        response.pending_workflow_task.CopyFrom(pending_task)
+    return response

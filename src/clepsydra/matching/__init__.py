@@ -1,0 +1,1 @@
+"""Matching: task queues where scheduled tasks meet the workers polling for them."""

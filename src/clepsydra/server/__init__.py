@@ -1,0 +1,1 @@
+"""Process assembly: configuration, the server object, the command line."""

@@ -1,0 +1,103 @@
+"""Assemble the store, the services and the gRPC server into one running process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from temporalio.api.workflowservice.v1 import service_pb2 as workflow_service_pb2
+
+from clepsydra.api.grpc_handlers import generic_handler
+from clepsydra.api.workflow_service import WorkflowService
+from clepsydra.clock import Clock, SystemClock
+from clepsydra.history.core import HistoryCore
+from clepsydra.history.reads import HistoryReader
+from clepsydra.history.worker_tasks import WorkerTasks
+from clepsydra.history.workflows import Workflows
+from clepsydra.matching.task_queues import Matching
+from clepsydra.namespaces import DEFAULT_NAMESPACE, Namespaces
+from clepsydra.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+WORKFLOW_SERVICE = workflow_service_pb2.DESCRIPTOR.services_by_name["WorkflowService"]
+MAX_MESSAGE_BYTES = 128 * 1024 * 1024
+
+
+@dataclass
+class ServerConfig:
+    ip: str = "127.0.0.1"
+    port: int = 7233
+    db_filename: str | None = None
+    namespaces: list[str] = field(default_factory=list)
+
+
+class Server:
+    """A running Clepsydra: `await start()`, then `await stop()`."""
+
+    def __init__(self, config: ServerConfig, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.store = SqliteStore(config.db_filename)
+        self.matching = Matching()
+        self.core = HistoryCore(self.store, self.clock, self.matching)
+        self.namespaces = Namespaces(self.store)
+        self._grpc: grpc.aio.Server | None = None
+        self._timer_loop: asyncio.Task[None] | None = None
+        self.port = config.port
+
+    async def start(self) -> None:
+        await self.store.open()
+        for name in [DEFAULT_NAMESPACE, *self.config.namespaces]:
+            await self.namespaces.ensure(name)
+        await self.core.recover()
+        self._timer_loop = asyncio.create_task(self.core.timers.run(), name="timers")
+
+        service = WorkflowService(
+            self.namespaces,
+            Workflows(self.core),
+            WorkerTasks(self.core),
+            HistoryReader(self.core),
+        )
+        self._grpc = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        self._grpc.add_generic_rpc_handlers([generic_handler(WORKFLOW_SERVICE, service)])
+        health_servicer = await _health_servicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self._grpc)
+        self.port = self._grpc.add_insecure_port(f"{self.config.ip}:{self.config.port}")
+        if self.port == 0:
+            raise OSError(f"cannot listen on {self.config.ip}:{self.config.port}")
+        await self._grpc.start()
+
+    @property
+    def address(self) -> str:
+        return f"{self.config.ip}:{self.port}"
+
+    async def wait(self) -> None:
+        assert self._grpc is not None
+        await self._grpc.wait_for_termination()
+
+    async def stop(self, grace: float = 2.0) -> None:
+        self.matching.close()
+        if self._grpc is not None:
+            await self._grpc.stop(grace)
+        if self._timer_loop is not None:
+            self._timer_loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer_loop
+        await self.store.close()
+
+
+async def _health_servicer() -> health.aio.HealthServicer:
+    servicer = health.aio.HealthServicer()
+    for service in ("", WORKFLOW_SERVICE.full_name):
+        await servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    return servicer

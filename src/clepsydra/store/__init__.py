@@ -1,0 +1,1 @@
+"""Persistence: one interface (`base.Store`), one implementation per database."""

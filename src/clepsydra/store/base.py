@@ -1,0 +1,94 @@
+"""The storage interface the services are written against.
+
+Stores deal in opaque blobs (serialized mutable state, serialized history batches,
+task payloads); the services own their meaning. Every change to one execution is
+one `ExecutionWrite`, committed atomically and conditioned on the version read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from clepsydra.engine.state import ExecutionKey
+
+
+@dataclass(frozen=True)
+class NamespaceRecord:
+    id: str
+    name: str
+    data: bytes  # serialized DescribeNamespaceResponse
+
+
+@dataclass(frozen=True)
+class CurrentExecution:
+    """The newest run of a workflow id: what id-reuse and "current run" lookups need."""
+
+    run_id: str
+    status: int
+    start_request_id: str
+
+
+@dataclass(frozen=True)
+class CurrentWrite:
+    run_id: str
+    status: int
+    start_request_id: str
+    # The run that must be current for this write to apply; None: no run may exist yet.
+    previous_run_id: str | None
+
+
+@dataclass(frozen=True)
+class StoredQueueTask:
+    key: ExecutionKey
+    task_key: str
+    task_queue: str
+    kind: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class StoredTimer:
+    key: ExecutionKey
+    task_key: str
+    fire_time: datetime
+    data: bytes
+
+
+@dataclass
+class ExecutionWrite:
+    key: ExecutionKey
+    state: bytes
+    # The version this write was computed from; 0 creates the execution.
+    expected_version: int
+    history_batch: tuple[int, bytes] | None = None  # (first event id, serialized History)
+    current: CurrentWrite | None = None
+    queue_tasks: list[StoredQueueTask] = field(default_factory=list)
+    timers: list[StoredTimer] = field(default_factory=list)
+    done_queue_task: str | None = None
+    done_timer: str | None = None
+    # The run closed: drop all of its pending tasks and timers.
+    closed: bool = False
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+
+    async def create_namespace(self, record: NamespaceRecord) -> bool: ...
+    async def get_namespace(self, name: str) -> NamespaceRecord | None: ...
+    async def list_namespaces(self) -> list[NamespaceRecord]: ...
+
+    async def get_current_execution(self, namespace_id: str, workflow_id: str) -> CurrentExecution | None: ...
+    async def get_execution(self, key: ExecutionKey) -> tuple[bytes, int] | None: ...
+    async def read_history(self, key: ExecutionKey, first_event_id: int) -> list[tuple[int, bytes]]: ...
+
+    async def commit(self, write: ExecutionWrite) -> None:
+        """Apply the write atomically and durably; ConditionFailed if the version moved."""
+        ...
+
+    async def delete_timer(self, key: ExecutionKey, task_key: str) -> None: ...
+    async def delete_queue_task(self, key: ExecutionKey, task_key: str) -> None: ...
+    async def load_queue_tasks(self) -> list[StoredQueueTask]: ...
+    async def load_timers(self) -> list[StoredTimer]: ...

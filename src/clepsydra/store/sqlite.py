@@ -1,0 +1,314 @@
+"""SQLite store: WAL mode, one writer thread, group commit.
+
+All database work runs on one dedicated thread that owns the connection. Commits
+queue up while the previous batch is being written; the next batch then applies
+them all in one transaction, each inside its own savepoint so that a write whose
+condition fails is rolled back alone, and pays for a single fsync. A commit is
+acknowledged only after the transaction holding it is durable
+(`synchronous=FULL`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from clepsydra.engine.codec import from_micros, to_micros
+from clepsydra.engine.state import ExecutionKey
+from clepsydra.errors import ConditionFailed
+from clepsydra.store.base import (
+    CurrentExecution,
+    CurrentWrite,
+    ExecutionWrite,
+    NamespaceRecord,
+    StoredQueueTask,
+    StoredTimer,
+)
+from clepsydra.store.migrations import sqlite_migrations
+
+T = TypeVar("T")
+_KEY = "namespace_id = ? AND workflow_id = ? AND run_id = ?"
+
+
+def _key(key: ExecutionKey) -> tuple[str, str, str]:
+    return (key.namespace_id, key.workflow_id, key.run_id)
+
+
+class SqliteStore:
+    def __init__(self, path: str | None) -> None:
+        """`path` None keeps everything in memory, gone when the process ends."""
+        self._path = path or ":memory:"
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._conn: sqlite3.Connection | None = None
+        self._pending: list[tuple[ExecutionWrite, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        assert self._conn is not None, "store is not open"
+        return self._conn
+
+    async def open(self) -> None:
+        await self._run(self._open)
+
+    def _open(self) -> None:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        self._conn = conn
+        self._migrate()
+
+    def _migrate(self) -> None:
+        conn = self.conn
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT version FROM schema_version").fetchone()
+        version = row[0] if row else 0
+        migrations = sqlite_migrations()
+        if version > len(migrations):
+            raise RuntimeError(
+                f"database schema version {version} is newer than this Clepsydra "
+                f"({len(migrations)}); upgrade Clepsydra"
+            )
+        for number, script in enumerate(migrations[version:], start=version + 1):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("DELETE FROM schema_version")
+                conn.execute("INSERT INTO schema_version VALUES (?)", (number,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
+        if self._conn is not None:
+            await self._run(self.conn.close)
+            self._conn = None
+        self._executor.shutdown(wait=True)
+
+    # -- namespaces -------------------------------------------------------------------------
+
+    async def create_namespace(self, record: NamespaceRecord) -> bool:
+        def insert() -> bool:
+            cursor = self.conn.execute(
+                "INSERT OR IGNORE INTO namespaces (id, name, data) VALUES (?, ?, ?)",
+                (record.id, record.name, record.data),
+            )
+            return cursor.rowcount == 1
+
+        return bool(await self._run(insert))
+
+    async def get_namespace(self, name: str) -> NamespaceRecord | None:
+        def read() -> NamespaceRecord | None:
+            row = self.conn.execute(
+                "SELECT id, name, data FROM namespaces WHERE name = ?", (name,)
+            ).fetchone()
+            return NamespaceRecord(*row) if row else None
+
+        result: NamespaceRecord | None = await self._run(read)
+        return result
+
+    async def list_namespaces(self) -> list[NamespaceRecord]:
+        def read() -> list[NamespaceRecord]:
+            rows = self.conn.execute("SELECT id, name, data FROM namespaces ORDER BY name")
+            return [NamespaceRecord(*row) for row in rows]
+
+        result: list[NamespaceRecord] = await self._run(read)
+        return result
+
+    # -- executions -------------------------------------------------------------------------
+
+    async def get_current_execution(self, namespace_id: str, workflow_id: str) -> CurrentExecution | None:
+        def read() -> CurrentExecution | None:
+            row = self.conn.execute(
+                "SELECT run_id, status, start_request_id FROM current_executions"
+                " WHERE namespace_id = ? AND workflow_id = ?",
+                (namespace_id, workflow_id),
+            ).fetchone()
+            return CurrentExecution(*row) if row else None
+
+        result: CurrentExecution | None = await self._run(read)
+        return result
+
+    async def get_execution(self, key: ExecutionKey) -> tuple[bytes, int] | None:
+        def read() -> tuple[bytes, int] | None:
+            row = self.conn.execute(
+                f"SELECT state, db_version FROM executions WHERE {_KEY}", _key(key)
+            ).fetchone()
+            return (row[0], row[1]) if row else None
+
+        result: tuple[bytes, int] | None = await self._run(read)
+        return result
+
+    async def read_history(self, key: ExecutionKey, first_event_id: int) -> list[tuple[int, bytes]]:
+        """Batches that may hold events from `first_event_id` on, in order."""
+
+        def read() -> list[tuple[int, bytes]]:
+            start = self.conn.execute(
+                f"SELECT MAX(first_event_id) FROM history WHERE {_KEY} AND first_event_id <= ?",
+                (*_key(key), first_event_id),
+            ).fetchone()[0]
+            rows = self.conn.execute(
+                f"SELECT first_event_id, events FROM history WHERE {_KEY} AND first_event_id >= ?"
+                " ORDER BY first_event_id",
+                (*_key(key), start or first_event_id),
+            )
+            return [(row[0], row[1]) for row in rows]
+
+        result: list[tuple[int, bytes]] = await self._run(read)
+        return result
+
+    # -- commits ----------------------------------------------------------------------------
+
+    async def commit(self, write: ExecutionWrite) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((write, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    outcomes = await self._run(self._commit_batch, [w for w, _ in batch])
+                except BaseException as error:
+                    outcomes = [error] * len(batch)
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if outcome is None:
+                        future.set_result(None)
+                    else:
+                        future.set_exception(outcome)
+        finally:
+            self._flusher = None
+
+    def _commit_batch(self, writes: list[ExecutionWrite]) -> list[BaseException | None]:
+        conn = self.conn
+        outcomes: list[BaseException | None] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for write in writes:
+                conn.execute("SAVEPOINT w")
+                try:
+                    self._apply(write)
+                    outcomes.append(None)
+                except (ConditionFailed, sqlite3.IntegrityError) as error:
+                    conn.execute("ROLLBACK TO w")
+                    outcomes.append(ConditionFailed(str(error)))
+                conn.execute("RELEASE w")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return outcomes
+
+    def _apply(self, w: ExecutionWrite) -> None:
+        conn = self.conn
+        key = _key(w.key)
+        if w.expected_version == 0:
+            conn.execute(
+                "INSERT INTO executions (namespace_id, workflow_id, run_id, state, db_version)"
+                " VALUES (?, ?, ?, ?, 1)",
+                (*key, w.state),
+            )
+        else:
+            cursor = conn.execute(
+                f"UPDATE executions SET state = ?, db_version = db_version + 1"
+                f" WHERE {_KEY} AND db_version = ?",
+                (w.state, *key, w.expected_version),
+            )
+            if cursor.rowcount != 1:
+                raise ConditionFailed(f"{w.key} changed since version {w.expected_version}")
+        if w.current is not None:
+            self._write_current(w.key, w.current)
+        if w.history_batch is not None:
+            conn.execute(
+                "INSERT INTO history (namespace_id, workflow_id, run_id, first_event_id, events)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (*key, *w.history_batch),
+            )
+        if w.closed:
+            conn.execute(f"DELETE FROM queue_tasks WHERE {_KEY}", key)
+            conn.execute(f"DELETE FROM timers WHERE {_KEY}", key)
+        if w.done_queue_task is not None:
+            conn.execute(f"DELETE FROM queue_tasks WHERE {_KEY} AND task_key = ?", (*key, w.done_queue_task))
+        if w.done_timer is not None:
+            conn.execute(f"DELETE FROM timers WHERE {_KEY} AND task_key = ?", (*key, w.done_timer))
+        conn.executemany(
+            "INSERT OR REPLACE INTO queue_tasks"
+            " (namespace_id, workflow_id, run_id, task_key, task_queue, kind, data)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(*_key(t.key), t.task_key, t.task_queue, t.kind, t.data) for t in w.queue_tasks],
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO timers"
+            " (namespace_id, workflow_id, run_id, task_key, fire_time, data)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(*_key(t.key), t.task_key, to_micros(t.fire_time), t.data) for t in w.timers],
+        )
+
+    def _write_current(self, key: ExecutionKey, current: CurrentWrite) -> None:
+        values = (current.run_id, current.status, current.start_request_id)
+        if current.previous_run_id is None:
+            self.conn.execute(
+                "INSERT INTO current_executions"
+                " (run_id, status, start_request_id, namespace_id, workflow_id)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (*values, key.namespace_id, key.workflow_id),
+            )
+            return
+        cursor = self.conn.execute(
+            "UPDATE current_executions SET run_id = ?, status = ?, start_request_id = ?"
+            " WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?",
+            (*values, key.namespace_id, key.workflow_id, current.previous_run_id),
+        )
+        if cursor.rowcount != 1:
+            raise ConditionFailed(f"workflow {key.workflow_id} has a new current run")
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    async def delete_timer(self, key: ExecutionKey, task_key: str) -> None:
+        await self._run(self._delete, "timers", key, task_key)
+
+    async def delete_queue_task(self, key: ExecutionKey, task_key: str) -> None:
+        await self._run(self._delete, "queue_tasks", key, task_key)
+
+    def _delete(self, table: str, key: ExecutionKey, task_key: str) -> None:
+        self.conn.execute(f"DELETE FROM {table} WHERE {_KEY} AND task_key = ?", (*_key(key), task_key))
+
+    async def load_queue_tasks(self) -> list[StoredQueueTask]:
+        def read() -> list[StoredQueueTask]:
+            rows = self.conn.execute(
+                "SELECT namespace_id, workflow_id, run_id, task_key, task_queue, kind, data"
+                " FROM queue_tasks ORDER BY rowid"
+            )
+            return [StoredQueueTask(ExecutionKey(*r[:3]), r[3], r[4], r[5], r[6]) for r in rows]
+
+        result: list[StoredQueueTask] = await self._run(read)
+        return result
+
+    async def load_timers(self) -> list[StoredTimer]:
+        def read() -> list[StoredTimer]:
+            rows = self.conn.execute(
+                "SELECT namespace_id, workflow_id, run_id, task_key, fire_time, data FROM timers"
+            )
+            return [StoredTimer(ExecutionKey(*r[:3]), r[3], from_micros(r[4]), r[5]) for r in rows]
+
+        result: list[StoredTimer] = await self._run(read)
+        return result
