@@ -154,8 +154,12 @@ class WorkflowService:
         self, request: SignalWithStartWorkflowExecutionRequest, context: Context
     ) -> SignalWithStartWorkflowExecutionResponse:
         namespace_id = await self.namespaces.id_of(request.namespace)
-        run_id, started = await self.workflows.signal_with_start(namespace_id, request)
-        return SignalWithStartWorkflowExecutionResponse(run_id=run_id, started=started)
+        started = await self.workflows.signal_with_start(namespace_id, request)
+        return SignalWithStartWorkflowExecutionResponse(
+            run_id=started.run_id,
+            first_execution_run_id=started.first_execution_run_id,
+            started=started.started,
+        )
 
     async def SignalWorkflowExecution(
         self, request: SignalWorkflowExecutionRequest, context: Context

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from temporalio.api.command.v1 import (
     CancelWorkflowExecutionCommandAttributes,
@@ -162,9 +162,14 @@ def time_out(m: Mutation) -> None:
     if not m.state.running:
         return
     m.flush_buffered_events()
+    # Past the execution timeout no further run could be tried; a run timeout alone
+    # would leave room for a retry if the workflow had a retry policy.
+    expiration = m.state.start.workflow_execution_expiration_time
+    expired = expiration.seconds and m.now >= expiration.ToDatetime(UTC)
+    retry_state = RetryState.RETRY_STATE_TIMEOUT if expired else RetryState.RETRY_STATE_RETRY_POLICY_NOT_SET
     m.add_event(
         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-        WorkflowExecutionTimedOutEventAttributes(retry_state=RetryState.RETRY_STATE_RETRY_POLICY_NOT_SET),
+        WorkflowExecutionTimedOutEventAttributes(retry_state=retry_state),
     )
     _close(m, Status.WORKFLOW_EXECUTION_STATUS_TIMED_OUT)
 

@@ -169,7 +169,9 @@ class HistoryCore:
             batch = (m.events[0].event_id, blob)
         state.state_transition_count += 1
         if m.closed and current is None:
-            current = CurrentWrite(state.run_id, state.status, state.start_request_id, state.run_id)
+            current = CurrentWrite(
+                state.run_id, state.first_run_id, state.status, state.start_request_id, state.run_id
+            )
         write = ExecutionWrite(
             key=key,
             state=codec.dumps(state),

@@ -79,16 +79,14 @@ class Workflows:
     ) -> StartWorkflowExecutionResponse | None:
         """Apply the id reuse and conflict policies; a response means: do not start."""
         if current.start_request_id == request.request_id:
-            return StartWorkflowExecutionResponse(run_id=current.run_id, started=True, status=current.status)
+            return _response(current, started=True)
         key = ExecutionKey(namespace_id, request.workflow_id, current.run_id)
         if is_running(current.status):
             conflict = request.workflow_id_conflict_policy
             if request.workflow_id_reuse_policy == Reuse.WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING:
                 conflict = Conflict.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING
             if conflict == Conflict.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING:
-                return StartWorkflowExecutionResponse(
-                    run_id=current.run_id, started=False, status=current.status
-                )
+                return _response(current, started=False)
             if conflict == Conflict.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING:
                 await self.core.update_locked(
                     key,
@@ -137,18 +135,22 @@ class Workflows:
             m,
             current=CurrentWrite(
                 run_id,
+                run_id,
                 Status.WORKFLOW_EXECUTION_STATUS_RUNNING,
                 request.request_id,
                 current.run_id if current else None,
             ),
         )
         return StartWorkflowExecutionResponse(
-            run_id=run_id, started=True, status=Status.WORKFLOW_EXECUTION_STATUS_RUNNING
+            run_id=run_id,
+            first_execution_run_id=run_id,
+            started=True,
+            status=Status.WORKFLOW_EXECUTION_STATUS_RUNNING,
         )
 
     async def signal_with_start(
         self, namespace_id: str, request: SignalWithStartWorkflowExecutionRequest
-    ) -> tuple[str, bool]:
+    ) -> StartWorkflowExecutionResponse:
         if not request.signal_name:
             raise InvalidArgument("SignalName is not set on request.")
         signal = WorkflowExecutionSignaledEventAttributes(
@@ -185,14 +187,14 @@ class Workflows:
             key = ExecutionKey(namespace_id, request.workflow_id, current.run_id)
             try:
                 await self.core.update(key, lambda m: self._signal_running(m, signal))
-                return current.run_id, False
+                return _response(current, started=False)
             except NotFound:
                 pass  # it closed meanwhile: start a new run below
         response = await self.start(namespace_id, request.namespace, start, signal)
         if not response.started:  # a run started meanwhile: signal it instead
             key = ExecutionKey(namespace_id, request.workflow_id, response.run_id)
             await self.core.update(key, lambda m: self._signal_running(m, signal))
-        return response.run_id, response.started
+        return response
 
     @staticmethod
     def _signal_running(m: Mutation, signal: WorkflowExecutionSignaledEventAttributes) -> None:
@@ -260,11 +262,22 @@ def _require_running(state: ExecutionState) -> None:
         raise NotFound("workflow execution already completed")
 
 
+def _response(current: CurrentExecution, started: bool) -> StartWorkflowExecutionResponse:
+    return StartWorkflowExecutionResponse(
+        run_id=current.run_id,
+        first_execution_run_id=current.first_run_id,
+        started=started,
+        status=current.status,
+    )
+
+
 def _already_started(message: str, current: CurrentExecution) -> AlreadyExists:
     return AlreadyExists(
         message,
         WorkflowExecutionAlreadyStartedFailure(
-            start_request_id=current.start_request_id, run_id=current.run_id
+            start_request_id=current.start_request_id,
+            run_id=current.run_id,
+            first_execution_run_id=current.first_run_id,
         ),
     )
 

@@ -26,6 +26,7 @@ class CurrentExecution:
     """The newest run of a workflow id: what id-reuse and "current run" lookups need."""
 
     run_id: str
+    first_run_id: str
     status: int
     start_request_id: str
 
@@ -33,6 +34,7 @@ class CurrentExecution:
 @dataclass(frozen=True)
 class CurrentWrite:
     run_id: str
+    first_run_id: str
     status: int
     start_request_id: str
     # The run that must be current for this write to apply; None: no run may exist yet.

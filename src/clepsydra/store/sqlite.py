@@ -133,7 +133,7 @@ class SqliteStore:
     async def get_current_execution(self, namespace_id: str, workflow_id: str) -> CurrentExecution | None:
         def read() -> CurrentExecution | None:
             row = self.conn.execute(
-                "SELECT run_id, status, start_request_id FROM current_executions"
+                "SELECT run_id, first_run_id, status, start_request_id FROM current_executions"
                 " WHERE namespace_id = ? AND workflow_id = ?",
                 (namespace_id, workflow_id),
             ).fetchone()
@@ -264,17 +264,18 @@ class SqliteStore:
         )
 
     def _write_current(self, key: ExecutionKey, current: CurrentWrite) -> None:
-        values = (current.run_id, current.status, current.start_request_id)
+        values = (current.run_id, current.first_run_id, current.status, current.start_request_id)
         if current.previous_run_id is None:
             self.conn.execute(
                 "INSERT INTO current_executions"
-                " (run_id, status, start_request_id, namespace_id, workflow_id)"
-                " VALUES (?, ?, ?, ?, ?)",
+                " (run_id, first_run_id, status, start_request_id, namespace_id, workflow_id)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 (*values, key.namespace_id, key.workflow_id),
             )
             return
         cursor = self.conn.execute(
-            "UPDATE current_executions SET run_id = ?, status = ?, start_request_id = ?"
+            "UPDATE current_executions"
+            " SET run_id = ?, first_run_id = ?, status = ?, start_request_id = ?"
             " WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?",
             (*values, key.namespace_id, key.workflow_id, current.previous_run_id),
         )

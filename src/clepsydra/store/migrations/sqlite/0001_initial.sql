@@ -17,6 +17,7 @@ CREATE TABLE current_executions (
     namespace_id TEXT NOT NULL,
     workflow_id TEXT NOT NULL,
     run_id TEXT NOT NULL,
+    first_run_id TEXT NOT NULL,
     status INTEGER NOT NULL,
     start_request_id TEXT NOT NULL,
     PRIMARY KEY (namespace_id, workflow_id)
