@@ -6,6 +6,7 @@ They carry no gRPC types so that the engine and the stores stay free of the tran
 from __future__ import annotations
 
 from google.protobuf.message import Message
+from temporalio.api.errordetails.v1 import NotFoundFailure
 
 
 class ServiceError(Exception):
@@ -26,6 +27,12 @@ class InvalidArgument(ServiceError):
 class NotFound(ServiceError):
     code_name = "NOT_FOUND"
 
+    def __init__(self, message: str, detail: Message | None = None) -> None:
+        # Temporal attaches a NotFoundFailure to every NOT_FOUND it returns.
+        super().__init__(
+            message, detail or NotFoundFailure(current_cluster="active", active_cluster="active")
+        )
+
 
 class AlreadyExists(ServiceError):
     code_name = "ALREADY_EXISTS"
@@ -45,6 +52,9 @@ class Unavailable(ServiceError):
 
 class Unimplemented(ServiceError):
     code_name = "UNIMPLEMENTED"
+
+
+WORKFLOW_COMPLETED = "workflow execution already completed"
 
 
 class ConditionFailed(Exception):

@@ -246,7 +246,7 @@ class WorkflowService:
     ) -> RecordActivityTaskHeartbeatByIdResponse:
         cancel = await self.worker_tasks.heartbeat(
             await self.namespaces.id_of(request.namespace),
-            b"",
+            None,
             _payloads(request, "details"),
             request.workflow_id,
             request.run_id,
@@ -267,7 +267,7 @@ class WorkflowService:
     ) -> RespondActivityTaskCompletedByIdResponse:
         await self.worker_tasks.respond_activity(
             await self.namespaces.id_of(request.namespace),
-            b"",
+            None,
             "completed",
             _payloads(request, "result"),
             request.identity,
@@ -296,7 +296,7 @@ class WorkflowService:
     ) -> RespondActivityTaskFailedByIdResponse:
         await self.worker_tasks.respond_activity(
             await self.namespaces.id_of(request.namespace),
-            b"",
+            None,
             "failed",
             None,
             request.identity,
@@ -321,7 +321,7 @@ class WorkflowService:
     ) -> RespondActivityTaskCanceledByIdResponse:
         await self.worker_tasks.respond_activity(
             await self.namespaces.id_of(request.namespace),
-            b"",
+            None,
             "canceled",
             _payloads(request, "details"),
             request.identity,

@@ -33,7 +33,7 @@ from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ActivityInfo, ExecutionState
 from clepsydra.engine.tasks import QueueKind, QueueTask, TimerKind, TimerTask
 from clepsydra.engine.workflow_task import CommandError
-from clepsydra.errors import InvalidArgument, NotFound
+from clepsydra.errors import WORKFLOW_COMPLETED, InvalidArgument, NotFound
 
 BAD_SCHEDULE = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES
 BAD_CANCEL = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_ACTIVITY_ATTRIBUTES
@@ -151,7 +151,9 @@ def _add_timeout(
 
 def pending(s: ExecutionState, scheduled_event_id: int, attempt: int) -> ActivityInfo:
     """The started attempt that a task token names, or NOT_FOUND if it is no longer current."""
-    info = s.activities.get(scheduled_event_id) if s.running else None
+    if not s.running:
+        raise NotFound(WORKFLOW_COMPLETED)
+    info = s.activities.get(scheduled_event_id)
     if info is None or info.attempt != attempt or not info.started:
         raise NotFound("invalid activityID or activity already timed out or invoking workflow is completed")
     return info
@@ -286,22 +288,26 @@ def on_timer(m: Mutation, task: TimerTask) -> None:
 
 
 def _time_out(m: Mutation, info: ActivityInfo, timeout_type: TimeoutType.ValueType, retryable: bool) -> None:
-    failure = Failure(
-        message=f"activity {_TIMEOUT_NAMES[timeout_type]} timeout",
-        source="Server",
-        timeout_failure_info=TimeoutFailureInfo(timeout_type=timeout_type),
-    )
-    if info.heartbeat_details is not None:
-        failure.timeout_failure_info.last_heartbeat_details.CopyFrom(info.heartbeat_details)
+    failure = _timeout_failure(timeout_type, f"activity {_TIMEOUT_NAMES[timeout_type]} timeout")
 
     def close(retry_state: RetryState.ValueType) -> None:
+        final = failure
+        if retry_state == RetryState.RETRY_STATE_TIMEOUT and timeout_type != SCHEDULE_TO_START:
+            # A retry was due but would end past the schedule-to-close deadline.
+            final = _timeout_failure(
+                SCHEDULE_TO_CLOSE,
+                "Not enough time to schedule next retry before activity ScheduleToClose timeout,"
+                " giving up retrying"
+                if timeout_type != SCHEDULE_TO_CLOSE
+                else failure.message,
+            )
+        if info.heartbeat_details is not None:
+            final.timeout_failure_info.last_heartbeat_details.CopyFrom(info.heartbeat_details)
         started_event_id = _write_started(m, info) if info.started else 0
-        if info.last_failure is not None and not failure.HasField("cause"):
-            failure.cause.CopyFrom(info.last_failure)
         m.add_external_event(
             EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
             ActivityTaskTimedOutEventAttributes(
-                failure=failure,
+                failure=final,
                 scheduled_event_id=info.scheduled_event_id,
                 started_event_id=started_event_id,
                 retry_state=retry_state,
@@ -313,6 +319,12 @@ def _time_out(m: Mutation, info: ActivityInfo, timeout_type: TimeoutType.ValueTy
         _retry_or_close(m, info, failure, close)
     else:
         close(RetryState.RETRY_STATE_TIMEOUT)
+
+
+def _timeout_failure(timeout_type: TimeoutType.ValueType, message: str) -> Failure:
+    return Failure(
+        message=message, source="Server", timeout_failure_info=TimeoutFailureInfo(timeout_type=timeout_type)
+    )
 
 
 def _retry_or_close(

@@ -80,9 +80,7 @@ def new_execution(
         start.retry_policy.CopyFrom(request.retry_policy)
     if execution_timeout > _ZERO:
         start.workflow_execution_expiration_time.FromDatetime(now + execution_timeout)
-    delay = request.workflow_start_delay.ToTimedelta()
-    if delay > _ZERO:
-        start.first_workflow_task_backoff.FromTimedelta(delay)
+    start.first_workflow_task_backoff.FromTimedelta(max(request.workflow_start_delay.ToTimedelta(), _ZERO))
     return ExecutionState(
         namespace_id=namespace_id,
         namespace=namespace,

@@ -26,7 +26,7 @@ from temporalio.api.workflowservice.v1 import RespondWorkflowTaskCompletedReques
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionState, WorkflowTaskInfo
 from clepsydra.engine.tasks import QueueKind, QueueTask, TimerKind, TimerTask
-from clepsydra.errors import NotFound
+from clepsydra.errors import WORKFLOW_COMPLETED, NotFound
 
 START_TO_CLOSE = TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE
 
@@ -106,10 +106,11 @@ def record_started(
 
 
 def started_task(s: ExecutionState, scheduled_event_id: int, attempt: int) -> WorkflowTaskInfo:
+    if not s.running:
+        raise NotFound(WORKFLOW_COMPLETED)
     task = s.workflow_task
     if (
-        not s.running
-        or task is None
+        task is None
         or not task.started
         or task.scheduled_event_id != scheduled_event_id
         or task.attempt != attempt

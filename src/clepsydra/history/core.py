@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -26,7 +27,7 @@ from clepsydra.engine.fire import fire
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionKey, ExecutionState
 from clepsydra.engine.tasks import QueueTask, TimerTask
-from clepsydra.errors import NotFound
+from clepsydra.errors import InvalidArgument, NotFound
 from clepsydra.history.timer_queue import TimerQueue
 from clepsydra.matching.task_queues import Dispatch, Matching
 from clepsydra.store.base import CurrentWrite, ExecutionWrite, Store, StoredQueueTask, StoredTimer
@@ -87,7 +88,7 @@ class HistoryCore:
         row = await self.store.get_execution(key)
         if row is None:
             raise NotFound(
-                f"workflow execution not found for workflow ID {key.workflow_id} and run ID {key.run_id}"
+                f'workflow execution not found for workflow ID "{key.workflow_id}" and run ID "{key.run_id}"'
             )
         raced = self._cache.get(key)
         if raced is not None:  # loaded (and maybe changed) by someone else meanwhile
@@ -112,6 +113,11 @@ class HistoryCore:
         """The execution a request names; an empty run id means the current run."""
         if not run_id:
             run_id = await self.current_run(namespace_id, workflow_id)
+        else:
+            try:
+                uuid.UUID(run_id)
+            except ValueError:
+                raise InvalidArgument("Invalid RunId.") from None
         return ExecutionKey(namespace_id, workflow_id, run_id)
 
     # -- the update path --------------------------------------------------------------------

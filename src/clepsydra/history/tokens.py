@@ -27,6 +27,8 @@ class TaskToken:
 
     @classmethod
     def decode(cls, data: bytes) -> TaskToken:
+        if not data:
+            raise InvalidArgument("Task token not set on request.")
         try:
             fields = json.loads(data)
             token = cls(**fields)

@@ -22,7 +22,7 @@ from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ActivityInfo, ExecutionKey, ExecutionState
 from clepsydra.engine.tasks import QueueKind
 from clepsydra.engine.workflow_task import CommandError
-from clepsydra.errors import InvalidArgument, NotFound
+from clepsydra.errors import WORKFLOW_COMPLETED, InvalidArgument, NotFound
 from clepsydra.history.core import HistoryCore
 from clepsydra.history.tokens import TaskToken
 from clepsydra.matching.task_queues import Dispatch
@@ -169,10 +169,10 @@ class WorkerTasks:
         return PollActivityTaskQueueResponse()
 
     async def _activity_key(
-        self, namespace_id: str, token_bytes: bytes, workflow_id: str, run_id: str, activity_id: str
+        self, namespace_id: str, token_bytes: bytes | None, workflow_id: str, run_id: str, activity_id: str
     ) -> tuple[ExecutionKey, int, int]:
         """The activity named by a task token, or by workflow id and activity id."""
-        if token_bytes:
+        if token_bytes is not None:
             token = TaskToken.decode(token_bytes)
             return token.key, token.scheduled_event_id, token.attempt
         if not workflow_id:
@@ -181,7 +181,9 @@ class WorkerTasks:
             raise InvalidArgument("ActivityId is not set on request.")
         key = await self.core.resolve(namespace_id, workflow_id, run_id)
         state = (await self.core.load(key)).state
-        info = state.activity_by_id(activity_id) if state.running else None
+        if not state.running:
+            raise NotFound(WORKFLOW_COMPLETED)
+        info = state.activity_by_id(activity_id)
         if info is None:
             raise NotFound(
                 "invalid activityID or activity already timed out or invoking workflow is completed"
@@ -191,7 +193,7 @@ class WorkerTasks:
     async def heartbeat(
         self,
         namespace_id: str,
-        token: bytes,
+        token: bytes | None,
         details: Payloads | None,
         workflow_id: str = "",
         run_id: str = "",
@@ -208,7 +210,7 @@ class WorkerTasks:
     async def respond_activity(
         self,
         namespace_id: str,
-        token: bytes,
+        token: bytes | None,
         outcome: str,
         payloads: Payloads | None,
         identity: str,

@@ -33,7 +33,7 @@ from temporalio.api.workflowservice.v1 import (
 from clepsydra.engine import workflow
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionKey, ExecutionState
-from clepsydra.errors import AlreadyExists, InvalidArgument, NotFound
+from clepsydra.errors import WORKFLOW_COMPLETED, AlreadyExists, InvalidArgument, NotFound
 from clepsydra.history.core import Cached, HistoryCore, is_running
 from clepsydra.store.base import CurrentExecution, CurrentWrite
 
@@ -259,7 +259,7 @@ class Workflows:
 
 def _require_running(state: ExecutionState) -> None:
     if not state.running:
-        raise NotFound("workflow execution already completed")
+        raise NotFound(WORKFLOW_COMPLETED)
 
 
 def _response(current: CurrentExecution, started: bool) -> StartWorkflowExecutionResponse:
@@ -288,7 +288,7 @@ def _validate_start(request: StartWorkflowExecutionRequest) -> None:
     if not request.workflow_type.name:
         raise InvalidArgument("WorkflowType is not set on request.")
     if not request.task_queue.name:
-        raise InvalidArgument("TaskQueue is not set on request.")
+        raise InvalidArgument("taskQueue is not set")
     for what, value in [
         ("WorkflowId", request.workflow_id),
         ("WorkflowType", request.workflow_type.name),
