@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import inspect
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -39,7 +40,8 @@ def workflow_id(request: pytest.FixtureRequest) -> str:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Every test is async and shares the session's event loop with the session fixtures.
     for item in items:
-        item.add_marker(pytest.mark.asyncio(loop_scope="session"))
+        if inspect.iscoroutinefunction(getattr(item, "function", None)):
+            item.add_marker(pytest.mark.asyncio(loop_scope="session"))
 
 
 @pytest.fixture(scope="session")
