@@ -22,49 +22,27 @@ CLOSE_COMMANDS = frozenset(
     }
 )
 
-# command type → (attributes field, handler(mutation, completed event id, attributes, identity))
+# command type → handler(mutation, completed event id, command attributes, identity)
 _Handler = Callable[[Mutation, int, Any, str], None]
-_HANDLERS: dict[int, tuple[str, _Handler]] = {
-    CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK: (
-        "schedule_activity_task_command_attributes",
-        lambda m, e, a, _: activity.schedule(m, e, a),
+
+
+def _ignoring_identity(handler: Callable[[Mutation, int, Any], None]) -> _Handler:
+    return lambda m, completed_event_id, attributes, _: handler(m, completed_event_id, attributes)
+
+
+_HANDLERS: dict[int, _Handler] = {
+    CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK: _ignoring_identity(activity.schedule),
+    CommandType.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK: _ignoring_identity(activity.request_cancel),
+    CommandType.COMMAND_TYPE_START_TIMER: _ignoring_identity(timers.start),
+    CommandType.COMMAND_TYPE_CANCEL_TIMER: timers.cancel,
+    CommandType.COMMAND_TYPE_RECORD_MARKER: _ignoring_identity(workflow.record_marker),
+    CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION: _ignoring_identity(workflow.complete),
+    CommandType.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION: _ignoring_identity(workflow.fail),
+    CommandType.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION: _ignoring_identity(workflow.cancel),
+    CommandType.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: _ignoring_identity(
+        workflow.upsert_search_attributes
     ),
-    CommandType.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK: (
-        "request_cancel_activity_task_command_attributes",
-        lambda m, e, a, _: activity.request_cancel(m, e, a),
-    ),
-    CommandType.COMMAND_TYPE_START_TIMER: (
-        "start_timer_command_attributes",
-        lambda m, e, a, _: timers.start(m, e, a),
-    ),
-    CommandType.COMMAND_TYPE_CANCEL_TIMER: (
-        "cancel_timer_command_attributes",
-        timers.cancel,
-    ),
-    CommandType.COMMAND_TYPE_RECORD_MARKER: (
-        "record_marker_command_attributes",
-        lambda m, e, a, _: workflow.record_marker(m, e, a),
-    ),
-    CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION: (
-        "complete_workflow_execution_command_attributes",
-        lambda m, e, a, _: workflow.complete(m, e, a),
-    ),
-    CommandType.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION: (
-        "fail_workflow_execution_command_attributes",
-        lambda m, e, a, _: workflow.fail(m, e, a),
-    ),
-    CommandType.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION: (
-        "cancel_workflow_execution_command_attributes",
-        lambda m, e, a, _: workflow.cancel(m, e, a),
-    ),
-    CommandType.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: (
-        "upsert_workflow_search_attributes_command_attributes",
-        lambda m, e, a, _: workflow.upsert_search_attributes(m, e, a),
-    ),
-    CommandType.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES: (
-        "modify_workflow_properties_command_attributes",
-        lambda m, e, a, _: workflow.modify_properties(m, e, a),
-    ),
+    CommandType.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES: _ignoring_identity(workflow.modify_properties),
 }
 
 # Commands this server does not carry out yet, and the cause the workflow task fails with.
@@ -103,5 +81,9 @@ def apply(m: Mutation, completed_event_id: int, commands: Sequence[Command], ide
             raise CommandError(
                 Cause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND, f"Unknown command type: {name}."
             )
-        field, handler = _HANDLERS[command.command_type]
-        handler(m, completed_event_id, getattr(command, field), identity)
+        attributes = getattr(command, command.WhichOneof("attributes") or "", None)
+        if attributes is None:
+            raise CommandError(
+                Cause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND, f"{name} has no attributes."
+            )
+        _HANDLERS[command.command_type](m, completed_event_id, attributes, identity)
