@@ -22,12 +22,15 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 
 
-def generic_handler(descriptor: ServiceDescriptor, implementation: object) -> grpc.GenericRpcHandler:
+def generic_handler(descriptor: ServiceDescriptor, *implementations: object) -> grpc.GenericRpcHandler:
+    """Route each RPC of the service to the first implementation that defines it."""
     handlers = {}
     for method in descriptor.methods:
         request_class = message_factory.GetMessageClass(method.input_type)
         response_class = message_factory.GetMessageClass(method.output_type)
-        implemented = getattr(implementation, method.name, None)
+        implemented = next(
+            (getattr(i, method.name) for i in implementations if hasattr(i, method.name)), None
+        )
         behavior = _guarded(implemented) if implemented else _unimplemented(descriptor, method.name)
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
             behavior,

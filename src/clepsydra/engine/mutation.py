@@ -37,6 +37,8 @@ class Mutation:
         self.closed = False
         # Whether the worker must see a new workflow task once this mutation ends.
         self.needs_workflow_task = False
+        # Whether what list queries show of the run (status, search attributes, memo) changed.
+        self.visibility_changed = False
 
     @property
     def has_writes(self) -> bool:

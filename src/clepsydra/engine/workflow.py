@@ -98,6 +98,7 @@ def new_execution(
 def start(m: Mutation, signal: WorkflowExecutionSignaledEventAttributes | None = None) -> None:
     s = m.state
     m.add_event(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, s.start)
+    m.visibility_changed = True
     if signal is not None:
         m.add_event(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, signal)
         if signal.request_id:
@@ -217,6 +218,7 @@ def upsert_search_attributes(
         ),
     )
     _merge(m.state.search_attributes.indexed_fields, command.search_attributes.indexed_fields)
+    m.visibility_changed = True
 
 
 def modify_properties(
@@ -230,6 +232,7 @@ def modify_properties(
         ),
     )
     _merge(m.state.memo.fields, command.upserted_memo.fields)
+    m.visibility_changed = True
 
 
 def _merge(target, updates) -> None:  # type: ignore[no-untyped-def] - protobuf map fields
@@ -250,6 +253,7 @@ def _close(m: Mutation, status: Status.ValueType) -> None:
     s.timers.clear()
     s.buffered_events = []
     m.closed = True
+    m.visibility_changed = True
     m.touch()
 
 

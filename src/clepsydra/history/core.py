@@ -30,7 +30,14 @@ from clepsydra.engine.tasks import QueueTask, TimerTask
 from clepsydra.errors import InvalidArgument, NotFound
 from clepsydra.history.timer_queue import TimerQueue
 from clepsydra.matching.task_queues import Dispatch, Matching
-from clepsydra.store.base import CurrentWrite, ExecutionWrite, Store, StoredQueueTask, StoredTimer
+from clepsydra.store.base import (
+    CurrentWrite,
+    ExecutionWrite,
+    Store,
+    StoredQueueTask,
+    StoredTimer,
+    VisibilityRecord,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -191,6 +198,7 @@ class HistoryCore:
             done_queue_task=done_queue_task,
             done_timer=done_timer,
             closed=m.closed,
+            visibility=visibility_record(state) if m.visibility_changed else None,
         )
         try:
             await self.store.commit(write)
@@ -244,6 +252,23 @@ class HistoryCore:
             batch = History.FromString(blob).events
             events.extend(e for e in batch if e.event_id >= first_event_id)
         return events
+
+
+def visibility_record(s: ExecutionState) -> VisibilityRecord:
+    return VisibilityRecord(
+        key=s.key,
+        workflow_type=s.workflow_type,
+        task_queue=s.task_queue,
+        status=s.status,
+        start_time=s.start_time,
+        execution_time=s.execution_time,
+        close_time=s.close_time,
+        history_length=s.history_length,
+        history_size_bytes=s.history_size_bytes,
+        state_transition_count=s.state_transition_count,
+        memo=s.memo.SerializeToString(),
+        search_attributes=s.search_attributes.SerializeToString(),
+    )
 
 
 def is_running(status: int) -> bool:

@@ -58,6 +58,24 @@ class StoredTimer:
     data: bytes
 
 
+@dataclass(frozen=True)
+class VisibilityRecord:
+    """What list and count queries see of one run; written with the change it reflects."""
+
+    key: ExecutionKey
+    workflow_type: str
+    task_queue: str
+    status: int
+    start_time: datetime
+    execution_time: datetime
+    close_time: datetime | None
+    history_length: int
+    history_size_bytes: int
+    state_transition_count: int
+    memo: bytes  # serialized temporal.api.common.v1.Memo
+    search_attributes: bytes  # serialized temporal.api.common.v1.SearchAttributes
+
+
 @dataclass
 class ExecutionWrite:
     key: ExecutionKey
@@ -72,6 +90,7 @@ class ExecutionWrite:
     done_timer: str | None = None
     # The run closed: drop all of its pending tasks and timers.
     closed: bool = False
+    visibility: VisibilityRecord | None = None
 
 
 class Store(Protocol):

@@ -27,6 +27,7 @@ from clepsydra.store.base import (
     StoredTimer,
 )
 from clepsydra.store.migrations import sqlite_migrations
+from clepsydra.store.sqlite_visibility import upsert_visibility
 
 T = TypeVar("T")
 _KEY = "namespace_id = ? AND workflow_id = ? AND run_id = ?"
@@ -250,6 +251,8 @@ class SqliteStore:
             conn.execute(f"DELETE FROM queue_tasks WHERE {_KEY} AND task_key = ?", (*key, w.done_queue_task))
         if w.done_timer is not None:
             conn.execute(f"DELETE FROM timers WHERE {_KEY} AND task_key = ?", (*key, w.done_timer))
+        if w.visibility is not None:
+            upsert_visibility(conn, w.visibility)
         conn.executemany(
             "INSERT OR REPLACE INTO queue_tasks"
             " (namespace_id, workflow_id, run_id, task_key, task_queue, kind, data)"
