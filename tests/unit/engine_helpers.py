@@ -14,7 +14,7 @@ from temporalio.api.workflowservice.v1 import (
     StartWorkflowExecutionRequest,
 )
 
-from clepsydra.engine import commands, workflow, workflow_task
+from clepsydra.engine import commands, start, workflow_task
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionState
 
@@ -24,22 +24,23 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 class Run:
     """One execution, its full history, and a clock the test moves."""
 
-    def __init__(self, **start: object) -> None:
+    def __init__(self, **options: object) -> None:
         self.now = T0
         request = StartWorkflowExecutionRequest(
             workflow_id="wf",
             workflow_type=WorkflowType(name="Flow"),
             task_queue=TaskQueue(name="tq"),
             request_id="r1",
-            **start,  # type: ignore[arg-type]
+            **options,  # type: ignore[arg-type]
         )
-        self.state: ExecutionState = workflow.new_execution("ns-id", "ns", request, "run", T0)
+        attributes = start.attributes_from_request(request, "run", T0)
+        self.state: ExecutionState = start.new_execution("ns-id", "ns", attributes, "run", "run", T0, "r1")
         self.history: list[HistoryEvent] = []
         self.last: Mutation | None = None
-        self.apply(workflow.start)
+        self.apply(start.begin)
 
     def apply(self, change, *args):  # type: ignore[no-untyped-def]
-        m = Mutation(self.state, self.now)
+        m = Mutation(self.state, self.now, lambda: f"run-{len(self.history)}")
         result = change(m, *args)
         workflow_task.schedule_if_needed(m)
         self.history.extend(m.events)

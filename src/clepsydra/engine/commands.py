@@ -43,6 +43,7 @@ _HANDLERS: dict[int, _Handler] = {
         workflow.upsert_search_attributes
     ),
     CommandType.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES: _ignoring_identity(workflow.modify_properties),
+    CommandType.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION: _ignoring_identity(workflow.continue_as_new),
 }
 
 # Commands this server does not carry out yet, and the cause the workflow task fails with.
@@ -55,7 +56,6 @@ _NOT_YET: dict[int, Cause.ValueType] = {
             "REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION",
             "BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES",
         ),
-        ("CONTINUE_AS_NEW_WORKFLOW_EXECUTION", "BAD_CONTINUE_AS_NEW_ATTRIBUTES"),
         ("PROTOCOL_MESSAGE", "BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE"),
         ("SCHEDULE_NEXUS_OPERATION", "BAD_SCHEDULE_NEXUS_OPERATION_ATTRIBUTES"),
         ("REQUEST_CANCEL_NEXUS_OPERATION", "BAD_REQUEST_CANCEL_NEXUS_OPERATION_ATTRIBUTES"),

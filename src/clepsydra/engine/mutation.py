@@ -7,6 +7,7 @@ or discards it (and the state it touched) entirely.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from google.protobuf.message import Message
@@ -22,14 +23,22 @@ _ATTRIBUTE_FIELDS = {
     for field in HistoryEvent.DESCRIPTOR.oneofs_by_name["attributes"].fields
 }
 
+
+def _no_ids() -> str:
+    raise RuntimeError("this change may not create ids")
+
+
 # Buffered events get temporary negative ids until they are appended.
 _BUFFERED_ID_BASE = -1_000_000
 
 
 class Mutation:
-    def __init__(self, state: ExecutionState, now: datetime) -> None:
+    def __init__(self, state: ExecutionState, now: datetime, new_id: Callable[[], str] = _no_ids) -> None:
         self.state = state
         self.now = now
+        self.new_id = new_id
+        # The run that follows this one (continue-as-new, retry, cron), created with it.
+        self.successor: Mutation | None = None
         self.events: list[HistoryEvent] = []
         self.queue_tasks: list[QueueTask] = []
         self.timer_tasks: list[TimerTask] = []

@@ -2,115 +2,45 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from temporalio.api.command.v1 import (
     CancelWorkflowExecutionCommandAttributes,
     CompleteWorkflowExecutionCommandAttributes,
+    ContinueAsNewWorkflowExecutionCommandAttributes,
     FailWorkflowExecutionCommandAttributes,
     ModifyWorkflowPropertiesCommandAttributes,
     RecordMarkerCommandAttributes,
     UpsertWorkflowSearchAttributesCommandAttributes,
 )
 from temporalio.api.common.v1 import Header, Payloads
-from temporalio.api.enums.v1 import EventType, RetryState, WorkflowExecutionStatus
+from temporalio.api.enums.v1 import (
+    EventType,
+    TimeoutType,
+    WorkflowExecutionStatus,
+)
+from temporalio.api.failure.v1 import Failure, TimeoutFailureInfo
 from temporalio.api.history.v1 import (
     MarkerRecordedEventAttributes,
     UpsertWorkflowSearchAttributesEventAttributes,
     WorkflowExecutionCanceledEventAttributes,
     WorkflowExecutionCancelRequestedEventAttributes,
     WorkflowExecutionCompletedEventAttributes,
+    WorkflowExecutionContinuedAsNewEventAttributes,
     WorkflowExecutionFailedEventAttributes,
     WorkflowExecutionSignaledEventAttributes,
-    WorkflowExecutionStartedEventAttributes,
     WorkflowExecutionTerminatedEventAttributes,
     WorkflowExecutionTimedOutEventAttributes,
     WorkflowPropertiesModifiedEventAttributes,
 )
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import StartWorkflowExecutionRequest
 
-from clepsydra.engine import workflow_task
+from clepsydra.engine import runs
 from clepsydra.engine.mutation import Mutation
-from clepsydra.engine.state import ExecutionState
-from clepsydra.engine.tasks import TimerKind, TimerTask
 
 Status = WorkflowExecutionStatus
 DEFAULT_WORKFLOW_TASK_TIMEOUT = timedelta(seconds=10)
 MAX_WORKFLOW_TASK_TIMEOUT = timedelta(seconds=120)
 _ZERO = timedelta(0)
-
-
-def new_execution(
-    namespace_id: str,
-    namespace: str,
-    request: StartWorkflowExecutionRequest,
-    run_id: str,
-    now: datetime,
-) -> ExecutionState:
-    """The state of a run about to start; `start` then writes its first events."""
-    execution_timeout = request.workflow_execution_timeout.ToTimedelta()
-    run_timeout = request.workflow_run_timeout.ToTimedelta()
-    if run_timeout == _ZERO or (_ZERO < execution_timeout < run_timeout):
-        run_timeout = execution_timeout
-    task_timeout = request.workflow_task_timeout.ToTimedelta() or DEFAULT_WORKFLOW_TASK_TIMEOUT
-    if run_timeout > _ZERO:
-        task_timeout = min(task_timeout, run_timeout)
-    task_timeout = min(task_timeout, MAX_WORKFLOW_TASK_TIMEOUT)
-
-    start = WorkflowExecutionStartedEventAttributes(
-        workflow_id=request.workflow_id,
-        workflow_type=request.workflow_type,
-        task_queue=TaskQueue(name=request.task_queue.name, kind=1),
-        header=request.header,
-        input=request.input,
-        identity=request.identity,
-        original_execution_run_id=run_id,
-        first_execution_run_id=run_id,
-        attempt=1,
-        cron_schedule=request.cron_schedule,
-        memo=request.memo,
-        search_attributes=request.search_attributes,
-        priority=request.priority,
-    )
-    start.workflow_execution_timeout.FromTimedelta(execution_timeout)
-    start.workflow_run_timeout.FromTimedelta(run_timeout)
-    start.workflow_task_timeout.FromTimedelta(task_timeout)
-    if request.HasField("retry_policy"):
-        start.retry_policy.CopyFrom(request.retry_policy)
-    if execution_timeout > _ZERO:
-        start.workflow_execution_expiration_time.FromDatetime(now + execution_timeout)
-    start.first_workflow_task_backoff.FromTimedelta(max(request.workflow_start_delay.ToTimedelta(), _ZERO))
-    return ExecutionState(
-        namespace_id=namespace_id,
-        namespace=namespace,
-        workflow_id=request.workflow_id,
-        run_id=run_id,
-        first_run_id=run_id,
-        start=start,
-        start_time=now,
-        start_request_id=request.request_id,
-        memo=request.memo,
-        search_attributes=request.search_attributes,
-    )
-
-
-def start(m: Mutation, signal: WorkflowExecutionSignaledEventAttributes | None = None) -> None:
-    s = m.state
-    m.add_event(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, s.start)
-    m.visibility_changed = True
-    if signal is not None:
-        m.add_event(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, signal)
-        if signal.request_id:
-            s.signal_request_ids.append(signal.request_id)
-    run_timeout = s.start.workflow_run_timeout.ToTimedelta()
-    if run_timeout > _ZERO:
-        m.add_timer(TimerTask(TimerKind.WORKFLOW_RUN_TIMEOUT, s.start_time + run_timeout))
-    delay = s.start.first_workflow_task_backoff.ToTimedelta()
-    if delay > _ZERO:
-        m.add_timer(TimerTask(TimerKind.WORKFLOW_START_BACKOFF, s.start_time + delay))
-    else:
-        workflow_task.schedule(m)
 
 
 def signal(
@@ -154,47 +84,52 @@ def terminate(m: Mutation, reason: str, details: Payloads | None, identity: str)
     if details is not None:
         attributes.details.CopyFrom(details)
     m.add_event(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED, attributes)
-    _close(m, Status.WORKFLOW_EXECUTION_STATUS_TERMINATED)
+    close(m, Status.WORKFLOW_EXECUTION_STATUS_TERMINATED)
 
 
 def time_out(m: Mutation) -> None:
     if not m.state.running:
         return
     m.flush_buffered_events()
-    # Past the execution timeout no further run could be tried; a run timeout alone
-    # would leave room for a retry if the workflow had a retry policy.
-    expiration = m.state.start.workflow_execution_expiration_time
-    expired = expiration.seconds and m.now >= expiration.ToDatetime(UTC)
-    retry_state = RetryState.RETRY_STATE_TIMEOUT if expired else RetryState.RETRY_STATE_RETRY_POLICY_NOT_SET
+    failure = Failure(
+        message="workflow timed out",
+        timeout_failure_info=TimeoutFailureInfo(timeout_type=TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE),
+    )
+    new_run_id, retry_state = runs.retry_or_cron(m, failure)
     m.add_event(
         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-        WorkflowExecutionTimedOutEventAttributes(retry_state=retry_state),
+        WorkflowExecutionTimedOutEventAttributes(retry_state=retry_state, new_execution_run_id=new_run_id),
     )
-    _close(m, Status.WORKFLOW_EXECUTION_STATUS_TIMED_OUT)
+    close(m, Status.WORKFLOW_EXECUTION_STATUS_TIMED_OUT)
 
 
 def complete(
     m: Mutation, completed_event_id: int, command: CompleteWorkflowExecutionCommandAttributes
 ) -> None:
+    new_run_id = runs.next_cron_run(m, last_completion_result=command.result)
     m.add_event(
         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
         WorkflowExecutionCompletedEventAttributes(
-            result=command.result, workflow_task_completed_event_id=completed_event_id
+            result=command.result,
+            workflow_task_completed_event_id=completed_event_id,
+            new_execution_run_id=new_run_id,
         ),
     )
-    _close(m, Status.WORKFLOW_EXECUTION_STATUS_COMPLETED)
+    close(m, Status.WORKFLOW_EXECUTION_STATUS_COMPLETED)
 
 
 def fail(m: Mutation, completed_event_id: int, command: FailWorkflowExecutionCommandAttributes) -> None:
+    new_run_id, retry_state = runs.retry_or_cron(m, command.failure)
     m.add_event(
         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
         WorkflowExecutionFailedEventAttributes(
             failure=command.failure,
-            retry_state=RetryState.RETRY_STATE_RETRY_POLICY_NOT_SET,
+            retry_state=retry_state,
             workflow_task_completed_event_id=completed_event_id,
+            new_execution_run_id=new_run_id,
         ),
     )
-    _close(m, Status.WORKFLOW_EXECUTION_STATUS_FAILED)
+    close(m, Status.WORKFLOW_EXECUTION_STATUS_FAILED)
 
 
 def cancel(m: Mutation, completed_event_id: int, command: CancelWorkflowExecutionCommandAttributes) -> None:
@@ -204,7 +139,37 @@ def cancel(m: Mutation, completed_event_id: int, command: CancelWorkflowExecutio
             details=command.details, workflow_task_completed_event_id=completed_event_id
         ),
     )
-    _close(m, Status.WORKFLOW_EXECUTION_STATUS_CANCELED)
+    close(m, Status.WORKFLOW_EXECUTION_STATUS_CANCELED)
+
+
+def continue_as_new(
+    m: Mutation, completed_event_id: int, command: ContinueAsNewWorkflowExecutionCommandAttributes
+) -> None:
+    new_run_id = runs.continue_as_new(m, command)
+    successor = m.successor
+    assert successor is not None
+    start = successor.state.start
+    m.add_event(
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+        WorkflowExecutionContinuedAsNewEventAttributes(
+            new_execution_run_id=new_run_id,
+            workflow_type=start.workflow_type,
+            task_queue=start.task_queue,
+            input=start.input,
+            workflow_run_timeout=start.workflow_run_timeout,
+            workflow_task_timeout=start.workflow_task_timeout,
+            workflow_task_completed_event_id=completed_event_id,
+            backoff_start_interval=command.backoff_start_interval,
+            initiator=start.initiator,
+            failure=command.failure,
+            last_completion_result=command.last_completion_result,
+            header=start.header,
+            memo=command.memo,
+            search_attributes=command.search_attributes,
+            inherit_build_id=command.inherit_build_id,
+        ),
+    )
+    close(m, Status.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW)
 
 
 def upsert_search_attributes(
@@ -244,7 +209,7 @@ def _merge(target, updates) -> None:  # type: ignore[no-untyped-def] - protobuf 
             target[name].CopyFrom(payload)
 
 
-def _close(m: Mutation, status: Status.ValueType) -> None:
+def close(m: Mutation, status: Status.ValueType) -> None:
     s = m.state
     s.status = status
     s.close_time = m.now

@@ -59,6 +59,8 @@ class HistoryCore:
         self._cache: OrderedDict[ExecutionKey, Cached] = OrderedDict()
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
         self._watchers: dict[ExecutionKey, list[asyncio.Future[None]]] = {}
+        # Called with each committed state (e.g. by time skipping, to know when all is idle).
+        self.observers: list[Callable[[ExecutionState], None]] = []
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -148,7 +150,7 @@ class HistoryCore:
         done_timer: str | None = None,
     ) -> T:
         cached = await self.load(key)
-        m = Mutation(cached.state, self.clock.now())
+        m = Mutation(cached.state, self.clock.now(), self.new_id)
         try:
             result = change(m)
             workflow_task.schedule_if_needed(m)
@@ -164,6 +166,10 @@ class HistoryCore:
                 await self.store.delete_timer(key, done_timer)
         return result
 
+    @staticmethod
+    def new_id() -> str:
+        return str(uuid.uuid4())
+
     async def commit(
         self,
         cached: Cached,
@@ -173,39 +179,31 @@ class HistoryCore:
         done_queue_task: str | None = None,
         done_timer: str | None = None,
     ) -> None:
-        state = m.state
-        key = state.key
-        batch = None
-        if m.events:
-            blob = History(events=m.events).SerializeToString()
-            state.history_size_bytes += len(blob)
-            batch = (m.events[0].event_id, blob)
-        state.state_transition_count += 1
-        if m.closed and current is None:
-            current = CurrentWrite(
-                state.run_id, state.first_run_id, state.status, state.start_request_id, state.run_id
+        """Write the mutation (and the run that succeeds it, if any) in one transaction."""
+        write = _write(m, cached.version, current)
+        write.done_queue_task = done_queue_task
+        write.done_timer = done_timer
+        successor = m.successor
+        if successor is not None:
+            new = successor.state
+            write.successor = _write(
+                successor,
+                0,
+                CurrentWrite(new.run_id, new.first_run_id, new.status, new.start_request_id, m.state.run_id),
             )
-        write = ExecutionWrite(
-            key=key,
-            state=codec.dumps(state),
-            expected_version=cached.version,
-            history_batch=batch,
-            current=current,
-            queue_tasks=[
-                StoredQueueTask(key, t.key, t.task_queue, t.kind, codec.dumps(t)) for t in m.queue_tasks
-            ],
-            timers=[StoredTimer(key, t.key, t.fire_time, codec.dumps(t)) for t in m.timer_tasks],
-            done_queue_task=done_queue_task,
-            done_timer=done_timer,
-            closed=m.closed,
-            visibility=visibility_record(state) if m.visibility_changed else None,
-        )
         try:
             await self.store.commit(write)
         except BaseException:
-            self._cache.pop(key, None)
+            self._cache.pop(m.state.key, None)
             raise
         cached.version += 1
+        self._publish(cached, m)
+        if successor is not None:
+            self._publish(Cached(successor.state, 1), successor)
+
+    def _publish(self, cached: Cached, m: Mutation) -> None:
+        """After a commit: cache the state, hand out its tasks, wake its watchers."""
+        key = m.state.key
         self._remember(key, cached)
         for task in m.queue_tasks:
             self.matching.add(Dispatch(key, task))
@@ -213,6 +211,8 @@ class HistoryCore:
             self.timers.add(key, timer)
         if m.events or m.closed:
             self._notify(key)
+        for observe in self.observers:
+            observe(m.state)
 
     # -- durable timers ---------------------------------------------------------------------
 
@@ -252,6 +252,35 @@ class HistoryCore:
             batch = History.FromString(blob).events
             events.extend(e for e in batch if e.event_id >= first_event_id)
         return events
+
+
+def _write(m: Mutation, expected_version: int, current: CurrentWrite | None) -> ExecutionWrite:
+    """The store write of one mutation: history batch, state, tasks, visibility."""
+    state = m.state
+    key = state.key
+    batch = None
+    if m.events:
+        blob = History(events=m.events).SerializeToString()
+        state.history_size_bytes += len(blob)
+        batch = (m.events[0].event_id, blob)
+    state.state_transition_count += 1
+    if m.closed and current is None and m.successor is None:
+        current = CurrentWrite(
+            state.run_id, state.first_run_id, state.status, state.start_request_id, state.run_id
+        )
+    return ExecutionWrite(
+        key=key,
+        state=codec.dumps(state),
+        expected_version=expected_version,
+        history_batch=batch,
+        current=current,
+        queue_tasks=[
+            StoredQueueTask(key, t.key, t.task_queue, t.kind, codec.dumps(t)) for t in m.queue_tasks
+        ],
+        timers=[StoredTimer(key, t.key, t.fire_time, codec.dumps(t)) for t in m.timer_tasks],
+        closed=m.closed,
+        visibility=visibility_record(state) if m.visibility_changed else None,
+    )
 
 
 def visibility_record(s: ExecutionState) -> VisibilityRecord:

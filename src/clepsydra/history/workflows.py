@@ -30,7 +30,7 @@ from temporalio.api.workflowservice.v1 import (
     TerminateWorkflowExecutionRequest,
 )
 
-from clepsydra.engine import workflow
+from clepsydra.engine import cron, start, workflow
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionKey, ExecutionState
 from clepsydra.errors import WORKFLOW_COMPLETED, AlreadyExists, InvalidArgument, NotFound
@@ -127,9 +127,12 @@ class Workflows:
         core = self.core
         run_id = str(uuid.uuid4())
         now = core.clock.now()
-        state = workflow.new_execution(namespace_id, namespace, request, run_id, now)
-        m = Mutation(state, now)
-        workflow.start(m, signal)
+        attributes = start.attributes_from_request(request, run_id, now)
+        state = start.new_execution(
+            namespace_id, namespace, attributes, run_id, run_id, now, request.request_id
+        )
+        m = Mutation(state, now, core.new_id)
+        start.begin(m, signal)
         await core.commit(
             Cached(state, 0),
             m,
@@ -305,7 +308,7 @@ def _validate_start(request: StartWorkflowExecutionRequest) -> None:
         if duration.seconds < 0 or duration.nanos < 0:
             raise InvalidArgument(f"Invalid {what}.")
     if request.cron_schedule:
-        raise InvalidArgument("Cron schedules are not supported by this server yet.")
+        cron.validate(request.cron_schedule)
 
 
 def _describe(s: ExecutionState) -> DescribeWorkflowExecutionResponse:

@@ -91,6 +91,8 @@ class ExecutionWrite:
     # The run closed: drop all of its pending tasks and timers.
     closed: bool = False
     visibility: VisibilityRecord | None = None
+    # A new run of the same workflow id created with this change (continue-as-new, retry, cron).
+    successor: ExecutionWrite | None = None
 
 
 class Store(Protocol):

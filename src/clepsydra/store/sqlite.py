@@ -253,6 +253,8 @@ class SqliteStore:
             conn.execute(f"DELETE FROM timers WHERE {_KEY} AND task_key = ?", (*key, w.done_timer))
         if w.visibility is not None:
             upsert_visibility(conn, w.visibility)
+        if w.successor is not None:
+            self._apply(w.successor)
         conn.executemany(
             "INSERT OR REPLACE INTO queue_tasks"
             " (namespace_id, workflow_id, run_id, task_key, task_queue, kind, data)"
