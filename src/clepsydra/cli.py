@@ -1,4 +1,11 @@
-"""The `clepsydra` command."""
+"""The `clepsydra` command, and `clepsydra-test-server`.
+
+`clepsydra server start-dev` takes every flag of `temporal server start-dev`, so that
+the SDK's `WorkflowEnvironment.start_local(dev_server_existing_path=...)` can run it;
+flags about things Clepsydra does not have (web UI, metrics, HTTP port) are accepted
+and ignored with a debug log line. `clepsydra-test-server PORT` takes what the SDK
+passes to Temporal's Java test server in `WorkflowEnvironment.start_time_skipping`.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +18,29 @@ import sys
 import click
 
 from clepsydra import __version__
+from clepsydra.clock import SkippingClock
 from clepsydra.server.app import Server, ServerConfig
 
-LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
+log = logging.getLogger(__name__)
+# "fatal" is what the SDK passes for levels above error; "never" is the temporal CLI's "off".
+LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "fatal": logging.CRITICAL,
+    "never": logging.CRITICAL + 10,
+}
+# "pretty" is the SDK's default for the dev server; here it is the text format.
+LOG_FORMATS = ["text", "pretty", "json"]
+SEARCH_ATTRIBUTE_TYPES = ["Text", "Keyword", "Int", "Double", "Bool", "Datetime", "KeywordList"]
+# Dynamic config keys the SDK sets, and why they need nothing from Clepsydra.
+DYNAMIC_CONFIG_NOTES = {
+    "frontend.enableServerVersionCheck": "Clepsydra never calls home to check versions",
+    "frontend.enableUpdateWorkflowExecution": "workflow updates are not served yet",
+    "frontend.enableUpdateWorkflowExecutionAsyncAccepted": "workflow updates are not served yet",
+    "system.forceSearchAttributesCacheRefreshOnRead": "search attributes are always read fresh",
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -36,6 +63,50 @@ def _configure_logging(level: str, fmt: str) -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=LOG_LEVELS[level], handlers=[handler], force=True)
+
+
+def _key_value(pairs: tuple[str, ...], what: str) -> list[tuple[str, str]]:
+    parsed = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint=what)
+        parsed.append((key, value))
+    return parsed
+
+
+def _search_attributes(pairs: tuple[str, ...]) -> dict[str, str]:
+    types = {name.lower(): name for name in SEARCH_ATTRIBUTE_TYPES}
+    attributes = {}
+    for name, kind in _key_value(pairs, "--search-attribute"):
+        if kind.lower() not in types:
+            raise click.BadParameter(
+                f"{kind!r} is not one of {', '.join(SEARCH_ATTRIBUTE_TYPES)}", param_hint="--search-attribute"
+            )
+        attributes[name] = types[kind.lower()]
+    return attributes
+
+
+def _dynamic_config(pairs: tuple[str, ...]) -> dict[str, object]:
+    values = {}
+    for key, raw in _key_value(pairs, "--dynamic-config-value"):
+        try:
+            values[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            raise click.BadParameter(
+                f"{raw!r} is not a JSON value", param_hint="--dynamic-config-value"
+            ) from None
+    return values
+
+
+def _log_ignored(dynamic_config: dict[str, object], ignored: dict[str, object]) -> None:
+    for key, value in dynamic_config.items():
+        reason = DYNAMIC_CONFIG_NOTES.get(key, "no such setting in Clepsydra")
+        log.debug("dynamic config %s=%s ignored: %s", key, json.dumps(value), reason)
+    for flag, value in ignored.items():
+        if value not in (None, False, ()):
+            flag = flag.replace("_", "-")
+            log.debug("--%s=%s ignored: Clepsydra has no web UI, metrics or HTTP API yet", flag, value)
 
 
 @click.group()
@@ -65,10 +136,40 @@ def server() -> None:
     multiple=True,
     help="Namespace to create at start (repeatable); 'default' always exists.",
 )
-@click.option("--log-level", type=click.Choice(list(LOG_LEVELS)), default="info", show_default=True)
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--log-level",
+    type=click.Choice(list(LOG_LEVELS), case_sensitive=False),
+    default="info",
+    show_default=True,
+)
+@click.option(
+    "--log-format", type=click.Choice(LOG_FORMATS, case_sensitive=False), default="text", show_default=True
+)
+@click.option(
+    "--search-attribute",
+    "search_attributes",
+    multiple=True,
+    metavar="NAME=TYPE",
+    help="Search attribute to register at start (repeatable).",
+)
+@click.option(
+    "--dynamic-config-value",
+    "dynamic_config_values",
+    multiple=True,
+    metavar="KEY=JSON",
+    help="Reference server setting; accepted, and logged at debug level when it changes nothing here.",
+)
 @click.option("--headless", is_flag=True, help="Do not serve the web UI (there is none yet).")
 @click.option("--ui-port", type=int, default=None, help="Accepted for compatibility; no UI yet.")
+@click.option("--ui-ip", default=None, hidden=True)
+@click.option("--ui-asset-path", default=None, hidden=True)
+@click.option("--ui-codec-endpoint", default=None, hidden=True)
+@click.option("--ui-public-path", default=None, hidden=True)
+@click.option("--ui-disable-news-fetch", is_flag=True, hidden=True)
+@click.option("--http-port", type=int, default=None, hidden=True)
+@click.option("--metrics-port", type=int, default=None, hidden=True)
+@click.option("--sqlite-pragma", multiple=True, hidden=True)
+@click.option("--log-config", is_flag=True, hidden=True)
 def start_dev(
     ip: str,
     port: int,
@@ -76,25 +177,62 @@ def start_dev(
     namespaces: tuple[str, ...],
     log_level: str,
     log_format: str,
+    search_attributes: tuple[str, ...],
+    dynamic_config_values: tuple[str, ...],
     headless: bool,
-    ui_port: int | None,
+    **ignored: object,
 ) -> None:
     """Start a development server in the foreground, as `temporal server start-dev` does."""
-    _configure_logging(log_level, log_format)
-    config = ServerConfig(ip=ip, port=port, db_filename=db_filename, namespaces=list(namespaces))
-    asyncio.run(_serve(config))
+    attributes = _search_attributes(search_attributes)
+    dynamic_config = _dynamic_config(dynamic_config_values)
+    _configure_logging(log_level.lower(), log_format.lower())
+    _log_ignored(dynamic_config, ignored)
+    config = ServerConfig(
+        ip=ip, port=port, db_filename=db_filename, namespaces=list(namespaces), search_attributes=attributes
+    )
+    asyncio.run(_serve(Server(config)))
 
 
-async def _serve(config: ServerConfig) -> None:
-    server = Server(config)
+@click.command(
+    "clepsydra-test-server",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+)
+@click.version_option(__version__, prog_name="clepsydra-test-server")
+@click.argument("port", type=int)
+@click.option(
+    "--enable-time-skipping",
+    is_flag=True,
+    help="Start with time skipping unlocked. By default it is locked until a client unlocks it, "
+    "as the SDK does while it waits for a workflow result.",
+)
+@click.option("--ip", default="127.0.0.1", show_default=True, help="IP address to serve on.")
+@click.option(
+    "--log-level",
+    type=click.Choice(list(LOG_LEVELS), case_sensitive=False),
+    default="warn",
+    show_default=True,
+)
+@click.pass_context
+def run_test_server(
+    ctx: click.Context, port: int, enable_time_skipping: bool, ip: str, log_level: str
+) -> None:
+    """A time-skipping test server on PORT, in memory: a drop-in for Temporal's Java test server."""
+    _configure_logging(log_level.lower(), "text")
+    for arg in ctx.args:
+        log.debug("argument %s ignored", arg)
+    clock = SkippingClock(locked=not enable_time_skipping)
+    asyncio.run(_serve(Server(ServerConfig(ip=ip, port=port), clock=clock), "test server"))
+
+
+async def _serve(server: Server, what: str = "server") -> None:
     await server.start()
-    where = config.db_filename or "in memory (nothing is kept)"
-    click.echo(f"Clepsydra {__version__} serving gRPC on {server.address}; database: {where}", err=False)
+    where = server.config.db_filename or "in memory (nothing is kept)"
+    click.echo(f"Clepsydra {__version__} {what} serving gRPC on {server.address}; database: {where}")
     sys.stdout.flush()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    logging.getLogger(__name__).info("stopping")
+    log.info("stopping")
     await server.stop()

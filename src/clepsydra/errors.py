@@ -46,6 +46,10 @@ class ResourceExhausted(ServiceError):
     code_name = "RESOURCE_EXHAUSTED"
 
 
+class DeadlineExceeded(ServiceError):
+    code_name = "DEADLINE_EXCEEDED"
+
+
 class Unavailable(ServiceError):
     code_name = "UNAVAILABLE"
 

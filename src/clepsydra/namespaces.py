@@ -1,4 +1,13 @@
-"""Namespaces: registered in the store, cached in memory (they change rarely)."""
+"""Namespaces: registered in the store, cached in memory (they change rarely).
+
+A namespace's record is its DescribeNamespaceResponse. What depends on the server
+rather than on the namespace (capabilities, limits) and its custom search attributes
+(kept by the store, see visibility/registry.py) are added when it is described.
+
+Deleting a namespace marks it DELETED and renames it `<name>-deleted-<id prefix>`, as
+the reference does, so the name is free at once; `NamespaceReclaimer` then deletes its
+runs and finally its row.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +15,33 @@ import uuid
 from datetime import timedelta
 
 from temporalio.api.enums.v1 import ArchivalState, NamespaceState, ReplicationState
-from temporalio.api.errordetails.v1 import NamespaceNotFoundFailure
+from temporalio.api.errordetails.v1 import NamespaceAlreadyExistsFailure, NamespaceNotFoundFailure
 from temporalio.api.namespace.v1 import NamespaceConfig, NamespaceInfo
 from temporalio.api.replication.v1 import ClusterReplicationConfig, NamespaceReplicationConfig
 from temporalio.api.workflowservice.v1 import (
     DescribeNamespaceResponse,
     RegisterNamespaceRequest,
+    UpdateNamespaceRequest,
 )
 
-from clepsydra.errors import AlreadyExists, InvalidArgument, NotFound
+from clepsydra.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from clepsydra.store.base import NamespaceRecord, Store
 
 CLUSTER_NAME = "active"
 DEFAULT_NAMESPACE = "default"
+SYSTEM_NAMESPACE = "temporal-system"
 DEV_RETENTION = timedelta(hours=24)
 MIN_RETENTION = timedelta(hours=1)
+MAX_NAME_LENGTH = 1000
+State = NamespaceState
+NOT_SET = "Namespace not set on request."
+BAD_RETENTION = "A valid retention period is not set on request."
+# Limits the reference reports (and enforces) for every namespace.
+LIMITS = NamespaceInfo.Limits(
+    blob_size_limit_error=2 * 1024 * 1024,
+    memo_size_limit_error=2 * 1024 * 1024,
+    workflow_task_completion_size_limit_error=40 * 1024 * 1024,
+)
 
 
 class Namespaces:
@@ -35,42 +56,155 @@ class Namespaces:
 
     async def register(self, request: RegisterNamespaceRequest) -> None:
         if not request.namespace:
-            raise InvalidArgument("Namespace is empty.")
-        retention = request.workflow_execution_retention_period.ToTimedelta() or timedelta(days=3)
+            raise InvalidArgument(NOT_SET)
+        if len(request.namespace) > MAX_NAME_LENGTH:
+            raise InvalidArgument("Namespace length exceeds limit.")
+        retention = request.workflow_execution_retention_period.ToTimedelta()
         if retention < MIN_RETENTION:
-            raise InvalidArgument("Retention period must be at least 1 hour.")
+            raise InvalidArgument(BAD_RETENTION)
         description = _describe(
-            request.namespace,
-            retention,
-            request.description,
-            request.owner_email,
-            dict(request.data),
+            request.namespace, retention, request.description, request.owner_email, dict(request.data)
         )
         if not await self._store.create_namespace(_record(description)):
-            raise AlreadyExists("Namespace already exists.")
+            raise AlreadyExists(
+                f'Namespace "{request.namespace}" already exists', NamespaceAlreadyExistsFailure()
+            )
 
     async def describe(self, name: str = "", namespace_id: str = "") -> DescribeNamespaceResponse:
         if not name and not namespace_id:
-            raise InvalidArgument("Namespace is empty.")
+            raise InvalidArgument(NOT_SET)
         if namespace_id and not name:
             for record in await self._store.list_namespaces():
                 if record.id == namespace_id:
-                    return _parse(record)
-            raise NotFound(f"Namespace {namespace_id} is not found.")
+                    return await self._complete(_parse(record))
+            raise NotFound(
+                f"Namespace {namespace_id} is not found.", NamespaceNotFoundFailure(namespace=namespace_id)
+            )
         cached = self._by_name.get(name)
         if cached is not None:
             return cached
         record = await self._store.get_namespace(name)
         if record is None:
             raise NotFound(f"Namespace {name} is not found.", NamespaceNotFoundFailure(namespace=name))
-        self._by_name[name] = _parse(record)
+        self._by_name[name] = await self._complete(_parse(record))
         return self._by_name[name]
 
     async def id_of(self, name: str) -> str:
+        """The id of the namespace a request names (requests other than describe say "empty")."""
+        if not name:
+            raise InvalidArgument("Namespace is empty.")
         return (await self.describe(name)).namespace_info.id
 
-    async def list(self) -> list[DescribeNamespaceResponse]:
-        return [_parse(record) for record in await self._store.list_namespaces()]
+    async def list(self, include_deleted: bool = False) -> list[DescribeNamespaceResponse]:
+        described = [await self._complete(_parse(r)) for r in await self._store.list_namespaces()]
+        return [
+            d for d in described if include_deleted or d.namespace_info.state != State.NAMESPACE_STATE_DELETED
+        ]
+
+    async def update(self, request: UpdateNamespaceRequest) -> DescribeNamespaceResponse:
+        if not request.namespace:
+            raise InvalidArgument(NOT_SET)
+        current = await self.describe(request.namespace)
+        changed = DescribeNamespaceResponse()
+        changed.CopyFrom(current)
+        _apply_update(changed, request)
+        await self._save(changed)
+        return await self.describe(request.namespace)
+
+    async def deprecate(self, name: str) -> None:
+        if not name:
+            raise InvalidArgument(NOT_SET)
+        changed = DescribeNamespaceResponse()
+        changed.CopyFrom(await self.describe(name))
+        changed.namespace_info.state = State.NAMESPACE_STATE_DEPRECATED
+        await self._save(changed)
+
+    async def mark_deleted(self, name: str = "", namespace_id: str = "") -> str:
+        """Rename the namespace out of the way and mark it DELETED; returns the new name."""
+        if not name and not namespace_id:
+            raise InvalidArgument(NOT_SET)
+        current = await self.describe(name, namespace_id)
+        info = current.namespace_info
+        if info.name == SYSTEM_NAMESPACE:
+            raise FailedPrecondition("unable to delete system namespace")
+        if info.state == State.NAMESPACE_STATE_DELETED:
+            raise NotFound(
+                f"Namespace {name or namespace_id} is not found.", NamespaceNotFoundFailure(namespace=name)
+            )
+        changed = DescribeNamespaceResponse()
+        changed.CopyFrom(current)
+        changed.namespace_info.name = f"{info.name}-deleted-{info.id[:5]}"
+        changed.namespace_info.state = State.NAMESPACE_STATE_DELETED
+        self.forget(info.name)
+        await self._save(changed)
+        return changed.namespace_info.name
+
+    async def deleted(self) -> list[DescribeNamespaceResponse]:
+        """Namespaces marked deleted whose runs and rows are still to be removed."""
+        return [
+            d
+            for d in await self.list(include_deleted=True)
+            if d.namespace_info.state == State.NAMESPACE_STATE_DELETED
+        ]
+
+    def forget(self, name: str) -> None:
+        """Drop the cached description (after its search attributes or record changed)."""
+        self._by_name.pop(name, None)
+
+    async def _save(self, description: DescribeNamespaceResponse) -> None:
+        stored = DescribeNamespaceResponse()
+        stored.CopyFrom(description)
+        # Server properties and search attributes are added when described, not stored.
+        stored.config.ClearField("custom_search_attribute_aliases")
+        stored.namespace_info.ClearField("capabilities")
+        stored.namespace_info.ClearField("limits")
+        await self._store.update_namespace(_record(stored))  # type: ignore[attr-defined]
+        self.forget(description.namespace_info.name)
+
+    async def _complete(self, description: DescribeNamespaceResponse) -> DescribeNamespaceResponse:
+        info = description.namespace_info
+        info.capabilities.SetInParent()
+        info.limits.CopyFrom(LIMITS)
+        columns = await self._store.custom_search_attributes(info.id)  # type: ignore[attr-defined]
+        for name, column in columns.items():
+            description.config.custom_search_attribute_aliases[column] = name
+        return description
+
+
+def _apply_update(d: DescribeNamespaceResponse, request: UpdateNamespaceRequest) -> None:
+    if request.HasField("update_info"):
+        update = request.update_info
+        info = d.namespace_info
+        if update.description:
+            info.description = update.description
+        if update.owner_email:
+            info.owner_email = update.owner_email
+        info.data.update(update.data)
+        if update.state:
+            _check_state_change(info.state, update.state)
+            info.state = update.state
+    if request.HasField("config"):
+        retention = request.config.workflow_execution_retention_ttl.ToTimedelta()
+        if retention:
+            if retention < MIN_RETENTION:
+                raise InvalidArgument(BAD_RETENTION)
+            d.config.workflow_execution_retention_ttl.FromTimedelta(retention)
+        if request.config.HasField("bad_binaries"):
+            d.config.bad_binaries.CopyFrom(request.config.bad_binaries)
+
+
+def _check_state_change(current: int, wanted: int) -> None:
+    allowed = {
+        State.NAMESPACE_STATE_REGISTERED: {
+            State.NAMESPACE_STATE_REGISTERED,
+            State.NAMESPACE_STATE_DEPRECATED,
+            State.NAMESPACE_STATE_DELETED,
+        },
+        State.NAMESPACE_STATE_DEPRECATED: {State.NAMESPACE_STATE_DEPRECATED, State.NAMESPACE_STATE_DELETED},
+        State.NAMESPACE_STATE_DELETED: {State.NAMESPACE_STATE_DELETED},
+    }
+    if wanted not in allowed.get(current, set()):  # type: ignore[call-overload]
+        raise InvalidArgument("Invalid namespace state update.")
 
 
 def _describe(
@@ -81,6 +215,7 @@ def _describe(
         visibility_archival_state=ArchivalState.ARCHIVAL_STATE_DISABLED,
     )
     config.workflow_execution_retention_ttl.FromTimedelta(retention)
+    config.bad_binaries.SetInParent()
     return DescribeNamespaceResponse(
         namespace_info=NamespaceInfo(
             name=name,

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, ListWorkflowExecutionsRequest
+from temporalio.api.workflowservice.v1 import CreateScheduleRequest, DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -42,11 +42,9 @@ async def test_start_dev_serves_extra_namespaces_and_stops_on_sigterm(tmp_path: 
 @clepsydra_only
 async def test_rpcs_not_built_yet_say_which(client: Client) -> None:
     with pytest.raises(RPCError) as error:
-        await client.workflow_service.list_workflow_executions(
-            ListWorkflowExecutionsRequest(namespace="default")
-        )
+        await client.workflow_service.create_schedule(CreateScheduleRequest(namespace="default"))
     assert error.value.status == RPCStatusCode.UNIMPLEMENTED
-    assert "ListWorkflowExecutions" in error.value.message
+    assert "CreateSchedule" in error.value.message
 
 
 @clepsydra_only

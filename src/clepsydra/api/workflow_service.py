@@ -10,6 +10,8 @@ from temporalio.api.workflowservice.v1 import (
     DescribeNamespaceResponse,
     DescribeWorkflowExecutionRequest,
     DescribeWorkflowExecutionResponse,
+    ExecuteMultiOperationRequest,
+    ExecuteMultiOperationResponse,
     GetClusterInfoRequest,
     GetClusterInfoResponse,
     GetSystemInfoRequest,
@@ -22,8 +24,12 @@ from temporalio.api.workflowservice.v1 import (
     ListNamespacesResponse,
     PollActivityTaskQueueRequest,
     PollActivityTaskQueueResponse,
+    PollWorkflowExecutionUpdateRequest,
+    PollWorkflowExecutionUpdateResponse,
     PollWorkflowTaskQueueRequest,
     PollWorkflowTaskQueueResponse,
+    QueryWorkflowRequest,
+    QueryWorkflowResponse,
     RecordActivityTaskHeartbeatByIdRequest,
     RecordActivityTaskHeartbeatByIdResponse,
     RecordActivityTaskHeartbeatRequest,
@@ -34,6 +40,8 @@ from temporalio.api.workflowservice.v1 import (
     RegisterNamespaceResponse,
     RequestCancelWorkflowExecutionRequest,
     RequestCancelWorkflowExecutionResponse,
+    ResetStickyTaskQueueRequest,
+    ResetStickyTaskQueueResponse,
     RespondActivityTaskCanceledByIdRequest,
     RespondActivityTaskCanceledByIdResponse,
     RespondActivityTaskCanceledRequest,
@@ -46,6 +54,8 @@ from temporalio.api.workflowservice.v1 import (
     RespondActivityTaskFailedByIdResponse,
     RespondActivityTaskFailedRequest,
     RespondActivityTaskFailedResponse,
+    RespondQueryTaskCompletedRequest,
+    RespondQueryTaskCompletedResponse,
     RespondWorkflowTaskCompletedRequest,
     RespondWorkflowTaskCompletedResponse,
     RespondWorkflowTaskFailedRequest,
@@ -60,9 +70,14 @@ from temporalio.api.workflowservice.v1 import (
     StartWorkflowExecutionResponse,
     TerminateWorkflowExecutionRequest,
     TerminateWorkflowExecutionResponse,
+    UpdateWorkflowExecutionRequest,
+    UpdateWorkflowExecutionResponse,
 )
 
+from clepsydra.errors import InvalidArgument
+from clepsydra.history.queries import Queries
 from clepsydra.history.reads import HistoryReader
+from clepsydra.history.updates import Updates
 from clepsydra.history.worker_tasks import WorkerTasks
 from clepsydra.history.workflows import Workflows
 from clepsydra.namespaces import CLUSTER_NAME, Namespaces
@@ -71,6 +86,10 @@ Context = grpc.aio.ServicerContext
 # Long polls answer empty after this long, as the reference server does.
 LONG_POLL_SECONDS = 60.0
 SERVER_VERSION = "1.29.0"
+# An update call answers with the stage reached so far after this long; the SDK calls again.
+UPDATE_WAIT_SECONDS = 20.0
+# A query with no deadline of its own waits this long for a worker to answer.
+QUERY_WAIT_SECONDS = 60.0
 
 
 def _poll_timeout(context: Context) -> float:
@@ -79,6 +98,12 @@ def _poll_timeout(context: Context) -> float:
     if remaining is None:
         return LONG_POLL_SECONDS
     return max(0.0, min(LONG_POLL_SECONDS, remaining - 1.0))
+
+
+def _update_wait(context: Context) -> float:
+    """How long an update call waits for its stage before answering with the stage reached."""
+    remaining = context.time_remaining()
+    return UPDATE_WAIT_SECONDS if remaining is None else max(0.0, min(UPDATE_WAIT_SECONDS, remaining - 1.0))
 
 
 def _payloads(message: object, field: str) -> Payloads | None:
@@ -92,11 +117,15 @@ class WorkflowService:
         workflows: Workflows,
         worker_tasks: WorkerTasks,
         reader: HistoryReader,
+        queries: Queries,
+        updates: Updates,
     ) -> None:
         self.namespaces = namespaces
         self.workflows = workflows
         self.worker_tasks = worker_tasks
         self.reader = reader
+        self.queries = queries
+        self.updates = updates
 
     # -- cluster and namespaces -------------------------------------------------------------
 
@@ -331,13 +360,76 @@ class WorkflowService:
         )
         return RespondActivityTaskCanceledByIdResponse()
 
+    # -- queries ----------------------------------------------------------------------------
+
+    async def QueryWorkflow(self, request: QueryWorkflowRequest, context: Context) -> QueryWorkflowResponse:
+        namespace_id = await self.namespaces.id_of(request.namespace)
+        # As the reference does, wait past the caller's deadline: its own timeout answers it.
+        remaining = context.time_remaining()
+        timeout = QUERY_WAIT_SECONDS if remaining is None else remaining + 1.0
+        return await self.queries.query(namespace_id, request, timeout)
+
+    async def RespondQueryTaskCompleted(
+        self, request: RespondQueryTaskCompletedRequest, context: Context
+    ) -> RespondQueryTaskCompletedResponse:
+        self.queries.respond(request)
+        return RespondQueryTaskCompletedResponse()
+
+    # -- updates ----------------------------------------------------------------------------
+
+    async def UpdateWorkflowExecution(
+        self, request: UpdateWorkflowExecutionRequest, context: Context
+    ) -> UpdateWorkflowExecutionResponse:
+        namespace_id = await self.namespaces.id_of(request.namespace)
+        return await self.updates.update(namespace_id, request, _update_wait(context))
+
+    async def PollWorkflowExecutionUpdate(
+        self, request: PollWorkflowExecutionUpdateRequest, context: Context
+    ) -> PollWorkflowExecutionUpdateResponse:
+        namespace_id = await self.namespaces.id_of(request.namespace)
+        return await self.updates.poll(namespace_id, request, _update_wait(context))
+
+    async def ExecuteMultiOperation(
+        self, request: ExecuteMultiOperationRequest, context: Context
+    ) -> ExecuteMultiOperationResponse:
+        """Update-with-start: start the workflow (or find it running), then update it."""
+        namespace_id = await self.namespaces.id_of(request.namespace)
+        if len(request.operations) != 2 or not (
+            request.operations[0].HasField("start_workflow")
+            and request.operations[1].HasField("update_workflow")
+        ):
+            raise InvalidArgument("Operations must be a StartWorkflow followed by an UpdateWorkflow.")
+        start = request.operations[0].start_workflow
+        update = request.operations[1].update_workflow
+        if start.workflow_id != update.workflow_execution.workflow_id:
+            raise InvalidArgument("Operations have different workflow IDs.")
+        started = await self.workflows.start(namespace_id, request.namespace, start)
+        update.workflow_execution.run_id = started.run_id
+        updated = await self.updates.update(namespace_id, update, _update_wait(context))
+        return ExecuteMultiOperationResponse(
+            responses=[
+                ExecuteMultiOperationResponse.Response(start_workflow=started),
+                ExecuteMultiOperationResponse.Response(update_workflow=updated),
+            ]
+        )
+
     # -- worker lifecycle -------------------------------------------------------------------
 
     async def ShutdownWorker(
         self, request: ShutdownWorkerRequest, context: Context
     ) -> ShutdownWorkerResponse:
-        # Nothing to release: this server keeps no sticky queues yet.
+        namespace_id = await self.namespaces.id_of(request.namespace)
+        await self.worker_tasks.release_sticky_queue(namespace_id, request.sticky_task_queue)
         return ShutdownWorkerResponse()
+
+    async def ResetStickyTaskQueue(
+        self, request: ResetStickyTaskQueueRequest, context: Context
+    ) -> ResetStickyTaskQueueResponse:
+        namespace_id = await self.namespaces.id_of(request.namespace)
+        execution = request.execution
+        key = await self.worker_tasks.core.resolve(namespace_id, execution.workflow_id, execution.run_id)
+        await self.worker_tasks.reset_sticky(key)
+        return ResetStickyTaskQueueResponse()
 
     async def RecordWorkerHeartbeat(
         self, request: RecordWorkerHeartbeatRequest, context: Context

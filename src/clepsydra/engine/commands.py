@@ -7,8 +7,9 @@ from typing import Any
 
 from temporalio.api.command.v1 import Command
 from temporalio.api.enums.v1 import CommandType, WorkflowTaskFailedCause
+from temporalio.api.protocol.v1 import Message
 
-from clepsydra.engine import activity, timers, workflow
+from clepsydra.engine import activity, children, external, timers, updates, workflow
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.workflow_task import CommandError
 
@@ -44,19 +45,17 @@ _HANDLERS: dict[int, _Handler] = {
     ),
     CommandType.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES: _ignoring_identity(workflow.modify_properties),
     CommandType.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION: _ignoring_identity(workflow.continue_as_new),
+    CommandType.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION: _ignoring_identity(children.initiate),
+    CommandType.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION: _ignoring_identity(external.signal),
+    CommandType.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION: _ignoring_identity(
+        external.request_cancel
+    ),
 }
 
 # Commands this server does not carry out yet, and the cause the workflow task fails with.
 _NOT_YET: dict[int, Cause.ValueType] = {
     CommandType.Value(f"COMMAND_TYPE_{command}"): Cause.Value(f"WORKFLOW_TASK_FAILED_CAUSE_{cause}")
     for command, cause in [
-        ("START_CHILD_WORKFLOW_EXECUTION", "BAD_START_CHILD_EXECUTION_ATTRIBUTES"),
-        ("SIGNAL_EXTERNAL_WORKFLOW_EXECUTION", "BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES"),
-        (
-            "REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION",
-            "BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES",
-        ),
-        ("PROTOCOL_MESSAGE", "BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE"),
         ("SCHEDULE_NEXUS_OPERATION", "BAD_SCHEDULE_NEXUS_OPERATION_ATTRIBUTES"),
         ("REQUEST_CANCEL_NEXUS_OPERATION", "BAD_REQUEST_CANCEL_NEXUS_OPERATION_ATTRIBUTES"),
     ]
@@ -67,7 +66,16 @@ def closes_workflow(commands: Sequence[Command]) -> bool:
     return any(c.command_type in CLOSE_COMMANDS for c in commands)
 
 
-def apply(m: Mutation, completed_event_id: int, commands: Sequence[Command], identity: str) -> None:
+def apply(
+    m: Mutation,
+    completed_event_id: int,
+    commands: Sequence[Command],
+    identity: str,
+    messages: Sequence[Message] = (),
+) -> None:
+    """Apply commands in order; a protocol message command applies its message in place,
+    and messages no command refers to (such as update rejections) follow the commands."""
+    unplaced = {message.id: message for message in messages}
     for command in commands:
         if not m.state.running:
             raise CommandError(
@@ -75,6 +83,15 @@ def apply(m: Mutation, completed_event_id: int, commands: Sequence[Command], ide
                 "The workflow closing command must be the last command.",
             )
         name = CommandType.Name(command.command_type)
+        if command.command_type == CommandType.COMMAND_TYPE_PROTOCOL_MESSAGE:
+            message_id = command.protocol_message_command_attributes.message_id
+            if message_id not in unplaced:
+                raise CommandError(
+                    Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE,
+                    f"ProtocolMessageCommand refers to unknown message {message_id}.",
+                )
+            updates.apply_message(m, unplaced.pop(message_id))
+            continue
         if command.command_type in _NOT_YET:
             raise CommandError(_NOT_YET[command.command_type], f"{name} is not supported by this server yet.")
         if command.command_type not in _HANDLERS:
@@ -87,3 +104,6 @@ def apply(m: Mutation, completed_event_id: int, commands: Sequence[Command], ide
                 Cause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND, f"{name} has no attributes."
             )
         _HANDLERS[command.command_type](m, completed_event_id, attributes, identity)
+    for message in unplaced.values():
+        if m.state.running:
+            updates.apply_message(m, message)

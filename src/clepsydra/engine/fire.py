@@ -15,7 +15,7 @@ def fire(m: Mutation, task: TimerTask) -> None:
         case TimerKind.ACTIVITY_TIMEOUT | TimerKind.ACTIVITY_RETRY:
             activity.on_timer(m, task)
         case TimerKind.WORKFLOW_TASK_TIMEOUT:
-            workflow_task.time_out(m, task.event_id, task.attempt)
+            workflow_task.time_out(m, task.event_id, task.attempt, task.timeout_type)
         case TimerKind.WORKFLOW_RUN_TIMEOUT:
             workflow.time_out(m)
         case TimerKind.WORKFLOW_START_BACKOFF:

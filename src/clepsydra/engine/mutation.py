@@ -13,9 +13,10 @@ from datetime import datetime
 from google.protobuf.message import Message
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.update.v1 import Outcome
 
 from clepsydra.engine.state import ExecutionState
-from clepsydra.engine.tasks import QueueTask, TimerTask
+from clepsydra.engine.tasks import QueueTask, TimerTask, TransferTask
 
 # HistoryEvent's `attributes` oneof: attributes message name → field name.
 _ATTRIBUTE_FIELDS = {
@@ -42,6 +43,9 @@ class Mutation:
         self.events: list[HistoryEvent] = []
         self.queue_tasks: list[QueueTask] = []
         self.timer_tasks: list[TimerTask] = []
+        self.transfer_tasks: list[TransferTask] = []
+        # Updates that reached a stage in this change: (update id, stage, outcome if completed).
+        self.update_outcomes: list[tuple[str, int, Outcome | None]] = []
         self.state_changed = False
         self.closed = False
         # Whether the worker must see a new workflow task once this mutation ends.
@@ -51,7 +55,9 @@ class Mutation:
 
     @property
     def has_writes(self) -> bool:
-        return self.state_changed or bool(self.events or self.queue_tasks or self.timer_tasks)
+        return self.state_changed or bool(
+            self.events or self.queue_tasks or self.timer_tasks or self.transfer_tasks
+        )
 
     def touch(self) -> None:
         """Record that state changed even though no event was written."""
@@ -107,6 +113,9 @@ class Mutation:
 
     def add_timer(self, task: TimerTask) -> None:
         self.timer_tasks.append(task)
+
+    def add_transfer(self, task: TransferTask) -> None:
+        self.transfer_tasks.append(task)
 
     def make_event(self, event_type: EventType.ValueType, attributes: Message, event_id: int) -> HistoryEvent:
         event = HistoryEvent(event_id=event_id, event_type=event_type)

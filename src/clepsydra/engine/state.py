@@ -11,8 +11,12 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import (
     ActivityTaskScheduledEventAttributes,
     HistoryEvent,
+    RequestCancelExternalWorkflowExecutionInitiatedEventAttributes,
+    SignalExternalWorkflowExecutionInitiatedEventAttributes,
+    StartChildWorkflowExecutionInitiatedEventAttributes,
     WorkflowExecutionStartedEventAttributes,
 )
+from temporalio.api.update.v1 import Outcome
 
 RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
 
@@ -80,6 +84,27 @@ class TimerInfo:
 
 
 @dataclass
+class UpdateInfo:
+    """An update the worker accepted; its outcome once it completed."""
+
+    accepted_event_id: int
+    completed_event_id: int = 0
+    outcome: Outcome | None = None
+
+
+@dataclass
+class ChildInfo:
+    initiated_event_id: int
+    attributes: StartChildWorkflowExecutionInitiatedEventAttributes
+    started_event_id: int = 0
+    run_id: str = ""
+
+    @property
+    def started(self) -> bool:
+        return self.started_event_id != 0
+
+
+@dataclass
 class ExecutionState:
     namespace_id: str
     namespace: str
@@ -97,11 +122,25 @@ class ExecutionState:
     workflow_task: WorkflowTaskInfo | None = None
     activities: dict[int, ActivityInfo] = field(default_factory=dict)
     timers: dict[str, TimerInfo] = field(default_factory=dict)
+    # Children not yet closed, by initiated event id; kept after the parent closes, for
+    # its parent close policy.
+    children: dict[int, ChildInfo] = field(default_factory=dict)
+    # Signals and cancel requests on their way to other workflows, by initiated event id.
+    signals_out: dict[int, SignalExternalWorkflowExecutionInitiatedEventAttributes] = field(
+        default_factory=dict
+    )
+    cancels_out: dict[int, RequestCancelExternalWorkflowExecutionInitiatedEventAttributes] = field(
+        default_factory=dict
+    )
     # Events that arrived while a workflow task was in flight, appended after it ends.
     buffered_events: list[HistoryEvent] = field(default_factory=list)
     memo: Memo = field(default_factory=Memo)
     search_attributes: SearchAttributes = field(default_factory=SearchAttributes)
     signal_request_ids: list[str] = field(default_factory=list)
+    # The worker queue of the worker that caches this workflow (sticky execution), if any.
+    sticky_task_queue: str = ""
+    sticky_timeout: timedelta = timedelta(seconds=5)
+    updates: dict[str, UpdateInfo] = field(default_factory=dict)
     cancel_requested: bool = False
     cancel_request_id: str = ""
     history_size_bytes: int = 0

@@ -24,6 +24,26 @@ class TimerKind(IntEnum):
     WORKFLOW_START_BACKOFF = 6
 
 
+class TransferKind(IntEnum):
+    START_CHILD = 1
+    SIGNAL_EXTERNAL = 2
+    CANCEL_EXTERNAL = 3
+    NOTIFY_PARENT = 4
+    PARENT_CLOSE_POLICY = 5
+
+
+@dataclass(frozen=True)
+class TransferTask:
+    """Something to do to another execution once this change has committed."""
+
+    kind: TransferKind
+    event_id: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"x{self.kind}:{self.event_id}"
+
+
 @dataclass(frozen=True)
 class QueueTask:
     """A workflow or activity task waiting on a task queue for a poller."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio.api.command.v1 import (
     CancelWorkflowExecutionCommandAttributes,
     CompleteWorkflowExecutionCommandAttributes,
@@ -13,9 +11,10 @@ from temporalio.api.command.v1 import (
     RecordMarkerCommandAttributes,
     UpsertWorkflowSearchAttributesCommandAttributes,
 )
-from temporalio.api.common.v1 import Header, Payloads
+from temporalio.api.common.v1 import Header, Payloads, WorkflowExecution
 from temporalio.api.enums.v1 import (
     EventType,
+    ParentClosePolicy,
     TimeoutType,
     WorkflowExecutionStatus,
 )
@@ -36,11 +35,9 @@ from temporalio.api.history.v1 import (
 
 from clepsydra.engine import runs
 from clepsydra.engine.mutation import Mutation
+from clepsydra.engine.tasks import TransferKind, TransferTask
 
 Status = WorkflowExecutionStatus
-DEFAULT_WORKFLOW_TASK_TIMEOUT = timedelta(seconds=10)
-MAX_WORKFLOW_TASK_TIMEOUT = timedelta(seconds=120)
-_ZERO = timedelta(0)
 
 
 def signal(
@@ -50,12 +47,13 @@ def signal(
     identity: str,
     header: Header | None,
     request_id: str,
+    sender: WorkflowExecution | None = None,
 ) -> None:
     s = m.state
     if request_id and request_id in s.signal_request_ids:
         return
     attributes = WorkflowExecutionSignaledEventAttributes(
-        signal_name=name, identity=identity, request_id=request_id
+        signal_name=name, identity=identity, request_id=request_id, external_workflow_execution=sender
     )
     if payloads is not None:
         attributes.input.CopyFrom(payloads)
@@ -66,7 +64,14 @@ def signal(
     m.add_external_event(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, attributes)
 
 
-def request_cancel(m: Mutation, reason: str, identity: str, request_id: str) -> None:
+def request_cancel(
+    m: Mutation,
+    reason: str,
+    identity: str,
+    request_id: str,
+    sender: WorkflowExecution | None = None,
+    sender_initiated_event_id: int = 0,
+) -> None:
     s = m.state
     if s.cancel_requested:
         return
@@ -74,7 +79,12 @@ def request_cancel(m: Mutation, reason: str, identity: str, request_id: str) -> 
     s.cancel_request_id = request_id
     m.add_external_event(
         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
-        WorkflowExecutionCancelRequestedEventAttributes(cause=reason, identity=identity),
+        WorkflowExecutionCancelRequestedEventAttributes(
+            cause=reason,
+            identity=identity,
+            external_workflow_execution=sender,
+            external_initiated_event_id=sender_initiated_event_id,
+        ),
     )
 
 
@@ -220,6 +230,13 @@ def close(m: Mutation, status: Status.ValueType) -> None:
     m.closed = True
     m.visibility_changed = True
     m.touch()
+    if s.start.parent_workflow_execution.workflow_id and m.successor is None:
+        m.add_transfer(TransferTask(TransferKind.NOTIFY_PARENT))
+    if any(
+        c.attributes.parent_close_policy != ParentClosePolicy.PARENT_CLOSE_POLICY_ABANDON
+        for c in s.children.values()
+    ):
+        m.add_transfer(TransferTask(TransferKind.PARENT_CLOSE_POLICY))
 
 
 def record_marker(m: Mutation, completed_event_id: int, command: RecordMarkerCommandAttributes) -> None:

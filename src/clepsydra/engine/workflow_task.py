@@ -8,8 +8,10 @@ keeps failing does not grow its history.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio.api.common.v1 import WorkerVersionStamp
-from temporalio.api.enums.v1 import EventType, TimeoutType, WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import EventType, TaskQueueKind, TimeoutType, WorkflowTaskFailedCause
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import (
     HistoryEvent,
@@ -29,6 +31,8 @@ from clepsydra.engine.tasks import QueueKind, QueueTask, TimerKind, TimerTask
 from clepsydra.errors import WORKFLOW_COMPLETED, NotFound
 
 START_TO_CLOSE = TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE
+SCHEDULE_TO_START = TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START
+DEFAULT_STICKY_TIMEOUT = timedelta(seconds=5)
 
 
 class CommandError(Exception):
@@ -49,16 +53,28 @@ def schedule(m: Mutation, attempt: int = 1) -> None:
     task = WorkflowTaskInfo(
         scheduled_event_id=s.next_event_id,
         attempt=attempt,
-        task_queue=s.task_queue,
+        task_queue=s.sticky_task_queue or s.task_queue,
         timeout=s.start.workflow_task_timeout.ToTimedelta(),
         scheduled_time=m.now,
         transient=transient,
     )
     if not transient:
-        m.add_event(EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, _scheduled_attributes(task))
+        m.add_event(EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, _scheduled_attributes(s, task))
     s.workflow_task = task
     m.touch()
     m.add_queue_task(QueueTask(QueueKind.WORKFLOW, task.task_queue, task.scheduled_event_id, attempt))
+    if s.sticky_task_queue:
+        # A sticky worker that does not pick its task up in time may be gone: then the
+        # task moves to the normal queue, where any worker can replay the workflow.
+        m.add_timer(
+            TimerTask(
+                TimerKind.WORKFLOW_TASK_TIMEOUT,
+                m.now + s.sticky_timeout,
+                event_id=task.scheduled_event_id,
+                attempt=attempt,
+                timeout_type=SCHEDULE_TO_START,
+            )
+        )
 
 
 def schedule_if_needed(m: Mutation) -> None:
@@ -136,6 +152,9 @@ def complete(m: Mutation, task: WorkflowTaskInfo, request: RespondWorkflowTaskCo
     event = m.add_event(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, attributes)
     s.workflow_task = None
     s.previous_started_event_id = task.started_event_id
+    sticky = request.sticky_attributes
+    s.sticky_task_queue = sticky.worker_task_queue.name
+    s.sticky_timeout = sticky.schedule_to_start_timeout.ToTimedelta() or DEFAULT_STICKY_TIMEOUT
     return event.event_id
 
 
@@ -172,16 +191,21 @@ def fail(
     _retry(m, task)
 
 
-def time_out(m: Mutation, scheduled_event_id: int, attempt: int) -> None:
+def time_out(m: Mutation, scheduled_event_id: int, attempt: int, timeout_type: int = START_TO_CLOSE) -> None:
     s = m.state
     task = s.workflow_task
     if (
         not s.running
         or task is None
-        or not task.started
         or task.scheduled_event_id != scheduled_event_id
         or task.attempt != attempt
     ):
+        return
+    if timeout_type == SCHEDULE_TO_START:
+        if not task.started and task.task_queue == s.sticky_task_queue:
+            _sticky_worker_gone(m, task)
+        return
+    if not task.started:
         return
     if not task.transient or s.buffered_events:
         _write_transient_events(m, task)
@@ -196,8 +220,31 @@ def time_out(m: Mutation, scheduled_event_id: int, attempt: int) -> None:
     _retry(m, task)
 
 
+def _sticky_worker_gone(m: Mutation, task: WorkflowTaskInfo) -> None:
+    """The sticky worker did not start the task in time: hand it to the normal queue."""
+    s = m.state
+    reset_sticky(m)
+    if not task.transient:
+        m.add_event(
+            EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+            WorkflowTaskTimedOutEventAttributes(
+                scheduled_event_id=task.scheduled_event_id, timeout_type=SCHEDULE_TO_START
+            ),
+        )
+    s.workflow_task = None
+    schedule(m, attempt=task.attempt if task.transient else 1)
+
+
+def reset_sticky(m: Mutation) -> None:
+    """Forget the worker that caches this workflow: the next task goes to the normal queue."""
+    if m.state.sticky_task_queue:
+        m.state.sticky_task_queue = ""
+        m.touch()
+
+
 def _retry(m: Mutation, task: WorkflowTaskInfo) -> None:
     m.state.workflow_task = None
+    reset_sticky(m)  # the worker may have lost or corrupted its cached copy
     m.touch()
     news = m.flush_buffered_events()
     schedule(m, attempt=1 if news else task.attempt + 1)
@@ -209,7 +256,7 @@ def _write_transient_events(m: Mutation, task: WorkflowTaskInfo) -> None:
         return
     s = m.state
     task.scheduled_event_id = m.add_event(
-        EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, _scheduled_attributes(task)
+        EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, _scheduled_attributes(m.state, task)
     ).event_id
     task.started_event_id = m.add_event(
         EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED, _started_attributes(s, task)
@@ -222,7 +269,7 @@ def _transient_events(m: Mutation, task: WorkflowTaskInfo) -> list[HistoryEvent]
     events = []
     for offset, (event_type, attributes) in enumerate(
         [
-            (EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, _scheduled_attributes(task)),
+            (EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, _scheduled_attributes(m.state, task)),
             (EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED, _started_attributes(m.state, task)),
         ]
     ):
@@ -232,10 +279,14 @@ def _transient_events(m: Mutation, task: WorkflowTaskInfo) -> list[HistoryEvent]
     return events
 
 
-def _scheduled_attributes(task: WorkflowTaskInfo) -> WorkflowTaskScheduledEventAttributes:
-    attributes = WorkflowTaskScheduledEventAttributes(
-        task_queue=TaskQueue(name=task.task_queue, kind=1), attempt=task.attempt
-    )
+def _scheduled_attributes(s: ExecutionState, task: WorkflowTaskInfo) -> WorkflowTaskScheduledEventAttributes:
+    if task.task_queue == s.task_queue:
+        queue = TaskQueue(name=task.task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL)
+    else:
+        queue = TaskQueue(
+            name=task.task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_STICKY, normal_name=s.task_queue
+        )
+    attributes = WorkflowTaskScheduledEventAttributes(task_queue=queue, attempt=task.attempt)
     attributes.start_to_close_timeout.FromTimedelta(task.timeout)
     return attributes
 

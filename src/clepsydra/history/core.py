@@ -10,6 +10,7 @@ drops the cached copy: the store is the truth and the next caller reloads it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections import OrderedDict
@@ -18,6 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.api.history.v1 import History, HistoryEvent
 
@@ -26,9 +28,10 @@ from clepsydra.engine import codec, workflow_task
 from clepsydra.engine.fire import fire
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionKey, ExecutionState
-from clepsydra.engine.tasks import QueueTask, TimerTask
+from clepsydra.engine.tasks import QueueTask, TimerTask, TransferTask
 from clepsydra.errors import InvalidArgument, NotFound
 from clepsydra.history.timer_queue import TimerQueue
+from clepsydra.history.transfer_queue import TransferQueue
 from clepsydra.matching.task_queues import Dispatch, Matching
 from clepsydra.store.base import (
     CurrentWrite,
@@ -36,6 +39,7 @@ from clepsydra.store.base import (
     Store,
     StoredQueueTask,
     StoredTimer,
+    StoredTransfer,
     VisibilityRecord,
 )
 
@@ -56,6 +60,9 @@ class HistoryCore:
         self.clock = clock
         self.matching = matching
         self.timers = TimerQueue(clock, self.fire_timer)
+        self.transfers = TransferQueue()
+        # Called with each committed mutation (e.g. to tell update waiters how far they got).
+        self.after_commit: list[Callable[[Mutation], None]] = []
         self._cache: OrderedDict[ExecutionKey, Cached] = OrderedDict()
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
         self._watchers: dict[ExecutionKey, list[asyncio.Future[None]]] = {}
@@ -70,6 +77,8 @@ class HistoryCore:
             self.matching.add(Dispatch(stored.key, codec.loads(QueueTask, stored.data)))
         for timer in await self.store.load_timers():
             self.timers.add(timer.key, codec.loads(TimerTask, timer.data))
+        for transfer in await self.store.load_transfers():
+            self.transfers.add(transfer.key, codec.loads(TransferTask, transfer.data))
 
     # -- locking and loading ----------------------------------------------------------------
 
@@ -112,6 +121,10 @@ class HistoryCore:
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
 
+    def forget(self, key: ExecutionKey) -> None:
+        """Drop the cached state of a run deleted from the store (hold its workflow id's lock)."""
+        self._cache.pop(key, None)
+
     async def current_run(self, namespace_id: str, workflow_id: str) -> str:
         current = await self.store.get_current_execution(namespace_id, workflow_id)
         if current is None:
@@ -138,9 +151,10 @@ class HistoryCore:
         *,
         done_queue_task: str | None = None,
         done_timer: str | None = None,
+        done_transfer: str | None = None,
     ) -> T:
         async with self.locked(key.namespace_id, key.workflow_id):
-            return await self.update_locked(key, change, done_queue_task, done_timer)
+            return await self.update_locked(key, change, done_queue_task, done_timer, done_transfer)
 
     async def update_locked(
         self,
@@ -148,6 +162,7 @@ class HistoryCore:
         change: Callable[[Mutation], T],
         done_queue_task: str | None = None,
         done_timer: str | None = None,
+        done_transfer: str | None = None,
     ) -> T:
         cached = await self.load(key)
         m = Mutation(cached.state, self.clock.now(), self.new_id)
@@ -158,12 +173,16 @@ class HistoryCore:
             self._cache.pop(key, None)
             raise
         if m.has_writes:
-            await self.commit(cached, m, done_queue_task=done_queue_task, done_timer=done_timer)
+            await self.commit(
+                cached, m, done_queue_task=done_queue_task, done_timer=done_timer, done_transfer=done_transfer
+            )
         else:
             if done_queue_task is not None:
                 await self.store.delete_queue_task(key, done_queue_task)
             if done_timer is not None:
                 await self.store.delete_timer(key, done_timer)
+            if done_transfer is not None:
+                await self.store.delete_transfer(key, done_transfer)
         return result
 
     @staticmethod
@@ -178,11 +197,13 @@ class HistoryCore:
         current: CurrentWrite | None = None,
         done_queue_task: str | None = None,
         done_timer: str | None = None,
+        done_transfer: str | None = None,
     ) -> None:
         """Write the mutation (and the run that succeeds it, if any) in one transaction."""
         write = _write(m, cached.version, current)
         write.done_queue_task = done_queue_task
         write.done_timer = done_timer
+        write.done_transfer = done_transfer
         successor = m.successor
         if successor is not None:
             new = successor.state
@@ -206,13 +227,32 @@ class HistoryCore:
         key = m.state.key
         self._remember(key, cached)
         for task in m.queue_tasks:
-            self.matching.add(Dispatch(key, task))
+            if self.matching.released(key.namespace_id, task.task_queue):
+                asyncio.get_running_loop().create_task(self.sticky_worker_gone(Dispatch(key, task)))
+            else:
+                self.matching.add(Dispatch(key, task))
         for timer in m.timer_tasks:
             self.timers.add(key, timer)
+        for transfer in m.transfer_tasks:
+            self.transfers.add(key, transfer)
+        for listener in self.after_commit:
+            listener(m)
         if m.events or m.closed:
             self._notify(key)
         for observe in self.observers:
             observe(m.state)
+
+    async def sticky_worker_gone(self, dispatch: Dispatch) -> None:
+        """A workflow task sits on the queue of a worker that shut down: move it now,
+        rather than when its schedule-to-start timeout fires."""
+        task = dispatch.task
+        with contextlib.suppress(NotFound):
+            await self.update(
+                dispatch.key,
+                lambda m: workflow_task.time_out(
+                    m, task.scheduled_event_id, task.attempt, workflow_task.SCHEDULE_TO_START
+                ),
+            )
 
     # -- durable timers ---------------------------------------------------------------------
 
@@ -278,6 +318,7 @@ def _write(m: Mutation, expected_version: int, current: CurrentWrite | None) -> 
             StoredQueueTask(key, t.key, t.task_queue, t.kind, codec.dumps(t)) for t in m.queue_tasks
         ],
         timers=[StoredTimer(key, t.key, t.fire_time, codec.dumps(t)) for t in m.timer_tasks],
+        transfers=[StoredTransfer(key, t.key, codec.dumps(t)) for t in m.transfer_tasks],
         closed=m.closed,
         visibility=visibility_record(state) if m.visibility_changed else None,
     )
@@ -297,7 +338,13 @@ def visibility_record(s: ExecutionState) -> VisibilityRecord:
         state_transition_count=s.state_transition_count,
         memo=s.memo.SerializeToString(),
         search_attributes=s.search_attributes.SerializeToString(),
+        parent=_execution_pair(s.start.parent_workflow_execution),
+        root=_execution_pair(s.start.root_workflow_execution),
     )
+
+
+def _execution_pair(execution: WorkflowExecution) -> tuple[str, str] | None:
+    return (execution.workflow_id, execution.run_id) if execution.workflow_id else None
 
 
 def is_running(status: int) -> bool:

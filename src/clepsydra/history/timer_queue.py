@@ -2,6 +2,11 @@
 
 The timers table is the truth; this heap is rebuilt from it at start-up, so a
 timer that comes due while the server is down fires as soon as it is back.
+
+The heap also holds alarms: in-memory callbacks that the test service sets for
+its sleeps. When the clock may skip time (a time-skipping test server, unlocked
+and idle), the queue moves it straight to the next due entry instead of waiting;
+no skip happens while a timer is being fired, since firing usually creates work.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ import heapq
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from clepsydra.clock import Clock
 from clepsydra.engine.state import ExecutionKey
@@ -22,38 +28,114 @@ MAX_CONCURRENT_FIRES = 64
 RETRY_DELAY = timedelta(seconds=1)
 
 
+@dataclass
+class Alarm:
+    """A callback to run at a point in (the clock's) time; not kept across restarts."""
+
+    callback: Callable[[], None]
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+Entry = tuple[float, int, ExecutionKey | None, TimerTask | Alarm]
+
+
 class TimerQueue:
     def __init__(self, clock: Clock, fire: Callable[[ExecutionKey, TimerTask], Awaitable[None]]) -> None:
         self._clock = clock
         self._fire = fire
-        self._heap: list[tuple[float, int, ExecutionKey, TimerTask]] = []
+        self._heap: list[Entry] = []
         self._sequence = itertools.count()
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_FIRES)
         self._running: set[asyncio.Task[None]] = set()
+        # Set by time skipping: whether a timer is still worth skipping to (not a stale timeout).
+        self.worth_skipping_to: Callable[[ExecutionKey, TimerTask], bool] | None = None
+        clock.on_change(self._wake.set)
 
     def add(self, key: ExecutionKey, task: TimerTask) -> None:
-        due = task.fire_time.timestamp()
-        if not self._heap or due < self._heap[0][0]:
+        self._push(task.fire_time, key, task)
+
+    def alarm(self, when: datetime, callback: Callable[[], None]) -> Alarm:
+        alarm = Alarm(callback)
+        self._push(when, None, alarm)
+        return alarm
+
+    async def sleep_until(self, when: datetime, then: Callable[[], None] | None = None) -> None:
+        """Return once the clock reaches `when`; `then` runs at that instant, before any skip."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def ring() -> None:
+            if then is not None:
+                then()
+            if not done.done():
+                done.set_result(None)
+
+        alarm = self.alarm(when, ring)
+        try:
+            await done
+        finally:
+            alarm.cancel()
+
+    def _push(self, when: datetime, key: ExecutionKey | None, item: TimerTask | Alarm) -> None:
+        due = when.timestamp()
+        # A new head changes how long to wait; when skipping, any entry may be the new target.
+        if not self._heap or due < self._heap[0][0] or self.worth_skipping_to is not None:
             self._wake.set()
-        heapq.heappush(self._heap, (due, next(self._sequence), key, task))
+        heapq.heappush(self._heap, (due, next(self._sequence), key, item))
 
     async def run(self) -> None:
         while True:
-            now = self._clock.now().timestamp()
-            while self._heap and self._heap[0][0] <= now:
-                _, _, key, task = heapq.heappop(self._heap)
-                await self._slots.acquire()
-                fired = asyncio.create_task(self._fire_one(key, task))
-                self._running.add(fired)
-                fired.add_done_callback(self._running.discard)
+            # Cleared before looking, so that a change signalled meanwhile means one more look.
             self._wake.clear()
-            delay = self._heap[0][0] - now if self._heap else None
+            await self._fire_due()
+            head = self._head()
+            target = None if self._running else self._skip_target(head)
+            if target is not None and self._clock.skip_to(_datetime(target)):
+                continue
+            delay = head - self._clock.now().timestamp() if head is not None else None
             try:
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
             except TimeoutError:
                 pass
+
+    def _head(self) -> float | None:
+        """Due time of the next entry (cancelled alarms are dropped on the way)."""
+        while self._heap:
+            item = self._heap[0][3]
+            if isinstance(item, Alarm) and item.cancelled:
+                heapq.heappop(self._heap)
+                continue
+            return self._heap[0][0]
+        return None
+
+    def _skip_target(self, head: float | None) -> float | None:
+        """Due time of the first entry worth skipping to; stale ones before it then fire as no-ops."""
+        live = self.worth_skipping_to
+        if live is None or head is None:
+            return head
+        return min((due for due, _, key, item in self._heap if _worth(live, key, item)), default=None)
+
+    async def _fire_due(self) -> None:
+        now = self._clock.now().timestamp()
+        while self._heap and self._heap[0][0] <= now:
+            _, _, key, item = heapq.heappop(self._heap)
+            if isinstance(item, Alarm):
+                if not item.cancelled:
+                    item.callback()
+                continue
+            assert key is not None
+            await self._slots.acquire()
+            fired = asyncio.create_task(self._fire_one(key, item))
+            self._running.add(fired)
+            fired.add_done_callback(self._fired)
+
+    def _fired(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._wake.set()  # the clock may skip again once nothing is being fired
 
     async def _fire_one(self, key: ExecutionKey, task: TimerTask) -> None:
         try:
@@ -66,3 +148,15 @@ class TimerQueue:
             self.add(key, TimerTask(task.kind, retry_at, task.event_id, task.attempt, task.timeout_type))
         finally:
             self._slots.release()
+
+
+def _datetime(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def _worth(
+    live: Callable[[ExecutionKey, TimerTask], bool], key: ExecutionKey | None, item: TimerTask | Alarm
+) -> bool:
+    if isinstance(item, Alarm):
+        return not item.cancelled
+    return key is not None and live(key, item)

@@ -24,19 +24,23 @@ from clepsydra.engine.tasks import QueueKind
 from clepsydra.engine.workflow_task import CommandError
 from clepsydra.errors import WORKFLOW_COMPLETED, InvalidArgument, NotFound
 from clepsydra.history.core import HistoryCore
+from clepsydra.history.queries import Queries
 from clepsydra.history.tokens import TaskToken
-from clepsydra.matching.task_queues import Dispatch
+from clepsydra.history.updates import Updates
+from clepsydra.matching.task_queues import AnyDispatch, Dispatch, QueryDispatch
 
 UNHANDLED_COMMAND = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND
 
 
 class WorkerTasks:
-    def __init__(self, core: HistoryCore) -> None:
+    def __init__(self, core: HistoryCore, queries: Queries, updates: Updates) -> None:
         self.core = core
+        self.queries = queries
+        self.updates = updates
 
     async def _next(
         self, namespace_id: str, task_queue: str, kind: QueueKind, identity: str, timeout: float
-    ) -> Dispatch | None:
+    ) -> AnyDispatch | None:
         if not task_queue:
             raise InvalidArgument("TaskQueue is not set on request.")
         return await self.core.matching.poll(
@@ -69,6 +73,10 @@ class WorkerTasks:
             dispatch = await self._next(namespace_id, task_queue, QueueKind.WORKFLOW, identity, remaining)
             if dispatch is None:
                 break
+            if isinstance(dispatch, QueryDispatch):
+                if self.queries.wanted(dispatch):
+                    return await self.queries.task(dispatch)
+                continue
             request_id = str(uuid.uuid4())
             transient = await self._start(dispatch, workflow_task.record_started, identity, request_id)
             if transient is not None:
@@ -81,7 +89,11 @@ class WorkerTasks:
         state = (await self.core.load(dispatch.key)).state
         task = state.workflow_task
         assert task is not None
-        events = await self.core.read_events(dispatch.key, 1)
+        # A sticky worker has the workflow cached: it only needs what happened since.
+        sticky = task.task_queue != state.task_queue
+        events = await self.core.read_events(
+            dispatch.key, state.previous_started_event_id + 1 if sticky else 1
+        )
         events.extend(transient)
         token = TaskToken(*_key_fields(dispatch.key), task.scheduled_event_id, task.attempt)
         response = PollWorkflowTaskQueueResponse(
@@ -93,6 +105,7 @@ class WorkerTasks:
             attempt=task.attempt,
             history=History(events=events),
             workflow_execution_task_queue=TaskQueue(name=state.task_queue, kind=1),
+            messages=self.updates.messages(dispatch.key, task.started_event_id - 1),
         )
         response.scheduled_time.FromDatetime(task.scheduled_time)
         if task.started_time is not None:
@@ -115,7 +128,7 @@ class WorkerTasks:
                 )
                 return
             completed_event_id = workflow_task.complete(m, task, request)
-            commands.apply(m, completed_event_id, request.commands, request.identity)
+            commands.apply(m, completed_event_id, request.commands, request.identity, request.messages)
             workflow_task.finish_completion(m, request.force_create_new_workflow_task)
 
         try:
@@ -150,6 +163,17 @@ class WorkerTasks:
 
         await self.core.update(token.key, change)
 
+    async def release_sticky_queue(self, namespace_id: str, sticky_queue: str) -> None:
+        """A worker shut down: its cached workflows' waiting tasks go to the normal queue now."""
+        if not sticky_queue:
+            return
+        for dispatch in self.core.matching.release(namespace_id, sticky_queue):
+            if isinstance(dispatch, Dispatch):
+                await self.core.sticky_worker_gone(dispatch)
+
+    async def reset_sticky(self, key: ExecutionKey) -> None:
+        await self.core.update(key, workflow_task.reset_sticky)
+
     # -- activity tasks ---------------------------------------------------------------------
 
     async def poll_activity_task(
@@ -161,6 +185,7 @@ class WorkerTasks:
             dispatch = await self._next(namespace_id, task_queue, QueueKind.ACTIVITY, identity, remaining)
             if dispatch is None:
                 break
+            assert isinstance(dispatch, Dispatch)  # queries only go to workflow task queues
             request_id = str(uuid.uuid4())
             info = await self._start(dispatch, activity.record_started, identity, request_id)
             if info is not None:

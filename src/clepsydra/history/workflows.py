@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import (
@@ -13,7 +14,10 @@ from temporalio.api.enums.v1 import (
     WorkflowIdReusePolicy,
 )
 from temporalio.api.errordetails.v1 import WorkflowExecutionAlreadyStartedFailure
-from temporalio.api.history.v1 import WorkflowExecutionSignaledEventAttributes
+from temporalio.api.history.v1 import (
+    WorkflowExecutionSignaledEventAttributes,
+    WorkflowExecutionStartedEventAttributes,
+)
 from temporalio.api.workflow.v1 import (
     PendingActivityInfo,
     PendingWorkflowTaskInfo,
@@ -49,6 +53,28 @@ _FAILED_STATUSES = {
 }
 
 
+@dataclass(frozen=True)
+class ParentLink:
+    """The parent of a child workflow, as its Started event records it."""
+
+    parent: ExecutionState
+    initiated_event_id: int
+
+    def apply(self, attributes: WorkflowExecutionStartedEventAttributes) -> None:
+        p = self.parent
+        attributes.parent_workflow_namespace = p.namespace
+        attributes.parent_workflow_namespace_id = p.namespace_id
+        attributes.parent_workflow_execution.CopyFrom(
+            WorkflowExecution(workflow_id=p.workflow_id, run_id=p.run_id)
+        )
+        attributes.parent_initiated_event_id = self.initiated_event_id
+        root = p.start.root_workflow_execution
+        attributes.root_workflow_execution.CopyFrom(
+            root if root.workflow_id else WorkflowExecution(workflow_id=p.workflow_id, run_id=p.run_id)
+        )
+        attributes.ClearField("identity")
+
+
 class Workflows:
     def __init__(self, core: HistoryCore) -> None:
         self.core = core
@@ -59,6 +85,7 @@ class Workflows:
         namespace: str,
         request: StartWorkflowExecutionRequest,
         signal: WorkflowExecutionSignaledEventAttributes | None = None,
+        parent: ParentLink | None = None,
     ) -> StartWorkflowExecutionResponse:
         _validate_start(request)
         if not request.request_id:
@@ -69,7 +96,7 @@ class Workflows:
                 existing = await self._existing(namespace_id, request, current)
                 if existing is not None:
                     return existing
-            return await self._create(namespace_id, namespace, request, current, signal)
+            return await self._create(namespace_id, namespace, request, current, signal, parent)
 
     async def _existing(
         self,
@@ -123,11 +150,14 @@ class Workflows:
         request: StartWorkflowExecutionRequest,
         current: CurrentExecution | None,
         signal: WorkflowExecutionSignaledEventAttributes | None,
+        parent: ParentLink | None,
     ) -> StartWorkflowExecutionResponse:
         core = self.core
         run_id = str(uuid.uuid4())
         now = core.clock.now()
         attributes = start.attributes_from_request(request, run_id, now)
+        if parent is not None:
+            parent.apply(attributes)
         state = start.new_execution(
             namespace_id, namespace, attributes, run_id, run_id, now, request.request_id
         )

@@ -12,14 +12,19 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from temporalio.api.workflowservice.v1 import service_pb2 as workflow_service_pb2
 
 from clepsydra.api.grpc_handlers import generic_handler
+from clepsydra.api.test_service import time_skipping_handler
 from clepsydra.api.workflow_service import WorkflowService
-from clepsydra.clock import Clock, SystemClock
+from clepsydra.clock import Clock, SkippingClock, SystemClock
 from clepsydra.history.core import HistoryCore
+from clepsydra.history.queries import Queries
 from clepsydra.history.reads import HistoryReader
+from clepsydra.history.transfers import TransferActions
+from clepsydra.history.updates import Updates
 from clepsydra.history.worker_tasks import WorkerTasks
 from clepsydra.history.workflows import Workflows
 from clepsydra.matching.task_queues import Matching
 from clepsydra.namespaces import DEFAULT_NAMESPACE, Namespaces
+from clepsydra.server.admin import OPERATOR_SERVICE, Administration
 from clepsydra.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -33,6 +38,8 @@ class ServerConfig:
     port: int = 7233
     db_filename: str | None = None
     namespaces: list[str] = field(default_factory=list)
+    # Custom search attributes to register in every namespace at start: name → type name.
+    search_attributes: dict[str, str] = field(default_factory=dict)
 
 
 class Server:
@@ -45,6 +52,9 @@ class Server:
         self.matching = Matching()
         self.core = HistoryCore(self.store, self.clock, self.matching)
         self.namespaces = Namespaces(self.store)
+        self.admin = Administration(
+            self.core, self.namespaces, self.matching, self.clock, lambda: self.address
+        )
         self._grpc: grpc.aio.Server | None = None
         self._timer_loop: asyncio.Task[None] | None = None
         self.port = config.port
@@ -53,14 +63,23 @@ class Server:
         await self.store.open()
         for name in [DEFAULT_NAMESPACE, *self.config.namespaces]:
             await self.namespaces.ensure(name)
+        workflows = Workflows(self.core)
+        queries = Queries(self.core)
+        updates = Updates(self.core)
+        self.core.transfers.bind(TransferActions(self.core, workflows).execute)
         await self.core.recover()
+        for name in [DEFAULT_NAMESPACE, *self.config.namespaces]:  # as `temporal server start-dev` does
+            await self.admin.register_search_attributes(name, self.config.search_attributes)
+        self.admin.start()
         self._timer_loop = asyncio.create_task(self.core.timers.run(), name="timers")
 
         service = WorkflowService(
             self.namespaces,
-            Workflows(self.core),
-            WorkerTasks(self.core),
+            workflows,
+            WorkerTasks(self.core, queries, updates),
             HistoryReader(self.core),
+            queries,
+            updates,
         )
         self._grpc = grpc.aio.server(
             options=[
@@ -69,7 +88,13 @@ class Server:
                 ("grpc.so_reuseport", 0),
             ]
         )
-        self._grpc.add_generic_rpc_handlers([generic_handler(WORKFLOW_SERVICE, service)])
+        handlers = [
+            generic_handler(WORKFLOW_SERVICE, *self.admin.workflow_service_parts, service),
+            generic_handler(OPERATOR_SERVICE, self.admin.operator_service),
+        ]
+        if isinstance(self.clock, SkippingClock):  # a time-skipping test server
+            handlers.append(time_skipping_handler(self.core, self.clock))
+        self._grpc.add_generic_rpc_handlers(handlers)
         health_servicer = await _health_servicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self._grpc)
         self.port = self._grpc.add_insecure_port(f"{self.config.ip}:{self.config.port}")
@@ -93,6 +118,8 @@ class Server:
             self._timer_loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._timer_loop
+        await self.admin.stop()
+        await self.core.transfers.close()
         await self.store.close()
 
 

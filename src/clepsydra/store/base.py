@@ -51,6 +51,13 @@ class StoredQueueTask:
 
 
 @dataclass(frozen=True)
+class StoredTransfer:
+    key: ExecutionKey
+    task_key: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class StoredTimer:
     key: ExecutionKey
     task_key: str
@@ -74,6 +81,9 @@ class VisibilityRecord:
     state_transition_count: int
     memo: bytes  # serialized temporal.api.common.v1.Memo
     search_attributes: bytes  # serialized temporal.api.common.v1.SearchAttributes
+    # (workflow id, run id) of the parent and of the root of its tree; root is the run itself if empty.
+    parent: tuple[str, str] | None = None
+    root: tuple[str, str] | None = None
 
 
 @dataclass
@@ -86,9 +96,11 @@ class ExecutionWrite:
     current: CurrentWrite | None = None
     queue_tasks: list[StoredQueueTask] = field(default_factory=list)
     timers: list[StoredTimer] = field(default_factory=list)
+    transfers: list[StoredTransfer] = field(default_factory=list)
     done_queue_task: str | None = None
     done_timer: str | None = None
-    # The run closed: drop all of its pending tasks and timers.
+    done_transfer: str | None = None
+    # The run closed: drop all of its pending task-queue tasks and timers (not its transfers).
     closed: bool = False
     visibility: VisibilityRecord | None = None
     # A new run of the same workflow id created with this change (continue-as-new, retry, cron).
@@ -113,5 +125,7 @@ class Store(Protocol):
 
     async def delete_timer(self, key: ExecutionKey, task_key: str) -> None: ...
     async def delete_queue_task(self, key: ExecutionKey, task_key: str) -> None: ...
+    async def delete_transfer(self, key: ExecutionKey, task_key: str) -> None: ...
     async def load_queue_tasks(self) -> list[StoredQueueTask]: ...
     async def load_timers(self) -> list[StoredTimer]: ...
+    async def load_transfers(self) -> list[StoredTransfer]: ...

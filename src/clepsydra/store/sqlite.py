@@ -25,9 +25,11 @@ from clepsydra.store.base import (
     NamespaceRecord,
     StoredQueueTask,
     StoredTimer,
+    StoredTransfer,
 )
 from clepsydra.store.migrations import sqlite_migrations
-from clepsydra.store.sqlite_visibility import upsert_visibility
+from clepsydra.store.sqlite_admin import SqliteAdmin
+from clepsydra.store.sqlite_visibility import SqliteVisibility
 
 T = TypeVar("T")
 _KEY = "namespace_id = ? AND workflow_id = ? AND run_id = ?"
@@ -37,7 +39,7 @@ def _key(key: ExecutionKey) -> tuple[str, str, str]:
     return (key.namespace_id, key.workflow_id, key.run_id)
 
 
-class SqliteStore:
+class SqliteStore(SqliteVisibility, SqliteAdmin):
     def __init__(self, path: str | None) -> None:
         """`path` None keeps everything in memory, gone when the process ends."""
         self._path = path or ":memory:"
@@ -45,6 +47,8 @@ class SqliteStore:
         self._conn: sqlite3.Connection | None = None
         self._pending: list[tuple[ExecutionWrite, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        # namespace id → custom search attribute name → visibility column (see SqliteVisibility).
+        self._custom_columns: dict[str, dict[str, str]] = {}
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -249,10 +253,17 @@ class SqliteStore:
             conn.execute(f"DELETE FROM timers WHERE {_KEY}", key)
         if w.done_queue_task is not None:
             conn.execute(f"DELETE FROM queue_tasks WHERE {_KEY} AND task_key = ?", (*key, w.done_queue_task))
+        if w.done_transfer is not None:
+            conn.execute(f"DELETE FROM transfer_tasks WHERE {_KEY} AND task_key = ?", (*key, w.done_transfer))
         if w.done_timer is not None:
             conn.execute(f"DELETE FROM timers WHERE {_KEY} AND task_key = ?", (*key, w.done_timer))
         if w.visibility is not None:
-            upsert_visibility(conn, w.visibility)
+            self._upsert_visibility(w.visibility)
+        conn.executemany(
+            "INSERT OR REPLACE INTO transfer_tasks (namespace_id, workflow_id, run_id, task_key, data)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(*_key(t.key), t.task_key, t.data) for t in w.transfers],
+        )
         if w.successor is not None:
             self._apply(w.successor)
         conn.executemany(
@@ -291,6 +302,19 @@ class SqliteStore:
 
     async def delete_timer(self, key: ExecutionKey, task_key: str) -> None:
         await self._run(self._delete, "timers", key, task_key)
+
+    async def delete_transfer(self, key: ExecutionKey, task_key: str) -> None:
+        await self._run(self._delete, "transfer_tasks", key, task_key)
+
+    async def load_transfers(self) -> list[StoredTransfer]:
+        def read() -> list[StoredTransfer]:
+            rows = self.conn.execute(
+                "SELECT namespace_id, workflow_id, run_id, task_key, data FROM transfer_tasks ORDER BY rowid"
+            )
+            return [StoredTransfer(ExecutionKey(*r[:3]), r[3], r[4]) for r in rows]
+
+        result: list[StoredTransfer] = await self._run(read)
+        return result
 
     async def delete_queue_task(self, key: ExecutionKey, task_key: str) -> None:
         await self._run(self._delete, "queue_tasks", key, task_key)

@@ -1,0 +1,111 @@
+"""WorkflowService RPCs about task queues: who polls them and how much is waiting."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import grpc
+from temporalio.api.enums.v1 import DescribeTaskQueueMode, TaskQueueType
+from temporalio.api.taskqueue.v1 import (
+    PollerInfo,
+    TaskQueuePartitionMetadata,
+    TaskQueueStats,
+    TaskQueueTypeInfo,
+    TaskQueueVersionInfo,
+    TaskQueueVersioningInfo,
+)
+from temporalio.api.workflowservice.v1 import (
+    DescribeTaskQueueRequest,
+    DescribeTaskQueueResponse,
+    ListTaskQueuePartitionsRequest,
+    ListTaskQueuePartitionsResponse,
+)
+
+from clepsydra.clock import Clock
+from clepsydra.engine.tasks import QueueKind
+from clepsydra.errors import InvalidArgument
+from clepsydra.matching.task_queues import Matching
+from clepsydra.namespaces import Namespaces
+
+Context = grpc.aio.ServicerContext
+# Pollers not seen for this long are no longer reported, as in the reference.
+POLLER_TTL = timedelta(minutes=5)
+# What the reference reports as a poller's rate limit when the worker sets none.
+DEFAULT_POLLER_RATE = 100_000.0
+_KINDS = {
+    TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW: QueueKind.WORKFLOW,
+    TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY: QueueKind.ACTIVITY,
+}
+UNVERSIONED = "__unversioned__"
+
+
+class TaskQueueService:
+    def __init__(
+        self, namespaces: Namespaces, matching: Matching, clock: Clock, address: Callable[[], str]
+    ) -> None:
+        self.namespaces = namespaces
+        self.matching = matching
+        self.clock = clock
+        self.address = address
+
+    async def DescribeTaskQueue(
+        self, request: DescribeTaskQueueRequest, context: Context
+    ) -> DescribeTaskQueueResponse:
+        namespace_id = await self.namespaces.id_of(request.namespace)
+        name = request.task_queue.name
+        if not name:
+            raise InvalidArgument("taskQueue is not set")
+        if request.api_mode == DescribeTaskQueueMode.DESCRIBE_TASK_QUEUE_MODE_ENHANCED:
+            types = list(request.task_queue_types) or list(_KINDS)
+            info = TaskQueueVersionInfo()
+            for queue_type in types:
+                kind = _KINDS.get(queue_type)
+                if kind is None:
+                    continue
+                type_info = TaskQueueTypeInfo()
+                if request.report_pollers:
+                    type_info.pollers.extend(self._pollers(namespace_id, name, kind))
+                if request.report_stats:
+                    type_info.stats.CopyFrom(self._stats(namespace_id, name, kind))
+                info.types_info[queue_type].CopyFrom(type_info)
+            return DescribeTaskQueueResponse(versions_info={"": info})
+        kind = _KINDS.get(request.task_queue_type, QueueKind.WORKFLOW)
+        response = DescribeTaskQueueResponse(
+            pollers=self._pollers(namespace_id, name, kind),
+            versioning_info=TaskQueueVersioningInfo(current_version=UNVERSIONED),
+        )
+        response.versioning_info.update_time.FromSeconds(-62135596800)  # Go's zero time, as the reference
+        if request.report_stats:
+            response.stats.CopyFrom(self._stats(namespace_id, name, kind))
+        return response
+
+    async def ListTaskQueuePartitions(
+        self, request: ListTaskQueuePartitionsRequest, context: Context
+    ) -> ListTaskQueuePartitionsResponse:
+        await self.namespaces.id_of(request.namespace)
+        if not request.task_queue.name:
+            raise InvalidArgument("taskQueue is not set")
+        # One process, one partition per queue.
+        partition = [TaskQueuePartitionMetadata(key=request.task_queue.name, owner_host_name=self.address())]
+        return ListTaskQueuePartitionsResponse(
+            activity_task_queue_partitions=partition, workflow_task_queue_partitions=partition
+        )
+
+    def _pollers(self, namespace_id: str, name: str, kind: QueueKind) -> list[PollerInfo]:
+        seen_since = self.clock.now() - POLLER_TTL
+        queue = self.matching.queue(namespace_id, name, kind)
+        pollers = []
+        for identity, last_access in sorted(queue.pollers.items(), key=lambda p: p[1], reverse=True):
+            if last_access < seen_since:
+                continue
+            poller = PollerInfo(identity=identity, rate_per_second=DEFAULT_POLLER_RATE)
+            poller.last_access_time.FromDatetime(last_access)
+            pollers.append(poller)
+        return pollers
+
+    def _stats(self, namespace_id: str, name: str, kind: QueueKind) -> TaskQueueStats:
+        queue = self.matching.queue(namespace_id, name, kind)
+        stats = TaskQueueStats(approximate_backlog_count=len(queue.backlog))
+        stats.approximate_backlog_age.SetInParent()
+        return stats

@@ -1,0 +1,2 @@
+"""Deleting runs: on request (DeleteWorkflowExecution), after the namespace's retention
+period, and when their namespace is deleted."""

@@ -1,0 +1,40 @@
+"""Delete one run: terminate it first if it is still running (as the reference does), then
+remove everything the store has of it in one transaction."""
+
+from __future__ import annotations
+
+from clepsydra.engine import workflow
+from clepsydra.engine.state import ExecutionKey
+from clepsydra.errors import NotFound
+from clepsydra.history.core import HistoryCore
+
+DELETE_REASON = "Delete workflow execution"
+
+
+class RunDeleter:
+    def __init__(self, core: HistoryCore) -> None:
+        self.core = core
+
+    async def delete(self, key: ExecutionKey, identity: str = "") -> None:
+        """NotFound if there is no such run."""
+        core = self.core
+        async with core.locked(key.namespace_id, key.workflow_id):
+            cached = await core.load(key)
+            if cached.state.running:
+                await core.update_locked(key, lambda m: workflow.terminate(m, DELETE_REASON, None, identity))
+            await core.store.delete_run(key)  # type: ignore[attr-defined]
+            core.forget(key)
+
+    async def delete_closed(self, key: ExecutionKey) -> bool:
+        """Delete a run that has closed; False (and nothing done) if it is open or gone."""
+        core = self.core
+        async with core.locked(key.namespace_id, key.workflow_id):
+            try:
+                cached = await core.load(key)
+            except NotFound:
+                return False
+            if cached.state.running:
+                return False
+            await core.store.delete_run(key)  # type: ignore[attr-defined]
+            core.forget(key)
+            return True

@@ -1,0 +1,180 @@
+"""Workflow updates, from the client's side: admit, offer to the worker, wait for a stage.
+
+Admitted updates live in memory, as on the reference server: an update the worker
+has not accepted yet is not durable, and the client retries it (by its update id)
+if the server restarts. Once accepted, its stage and outcome are in mutable state
+and history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+from google.protobuf import any_pb2
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage
+from temporalio.api.protocol.v1 import Message
+from temporalio.api.update.v1 import Outcome, Request, UpdateRef
+from temporalio.api.workflowservice.v1 import (
+    PollWorkflowExecutionUpdateRequest,
+    PollWorkflowExecutionUpdateResponse,
+    UpdateWorkflowExecutionRequest,
+    UpdateWorkflowExecutionResponse,
+)
+
+from clepsydra.engine import workflow_task
+from clepsydra.engine.mutation import Mutation
+from clepsydra.engine.state import ExecutionKey, ExecutionState
+from clepsydra.errors import WORKFLOW_COMPLETED, InvalidArgument, NotFound
+from clepsydra.history.core import HistoryCore
+
+Stage = UpdateWorkflowExecutionLifecycleStage
+ADMITTED = Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED
+ACCEPTED = Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED
+COMPLETED = Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED
+
+
+@dataclass
+class _Waiting:
+    """An update in flight: its request and how far it got."""
+
+    request: Request
+    stage: int = ADMITTED
+    outcome: Outcome | None = None
+    error: NotFound | None = None
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def reach(self, stage: int, outcome: Outcome | None) -> None:
+        self.stage = max(self.stage, stage)
+        self.outcome = outcome or self.outcome
+        self.changed.set()
+
+
+class Updates:
+    def __init__(self, core: HistoryCore) -> None:
+        self.core = core
+        self._in_flight: dict[ExecutionKey, dict[str, _Waiting]] = {}
+        core.after_commit.append(self._published)
+
+    async def update(
+        self, namespace_id: str, request: UpdateWorkflowExecutionRequest, timeout: float
+    ) -> UpdateWorkflowExecutionResponse:
+        update_id = request.request.meta.update_id
+        if not update_id:
+            raise InvalidArgument("UpdateId is not set on request.")
+        if not request.request.input.name:
+            raise InvalidArgument("Update name is not set on request.")
+        execution = request.workflow_execution
+        key = await self.core.resolve(namespace_id, execution.workflow_id, execution.run_id)
+        state = (await self.core.load(key)).state
+        if request.first_execution_run_id and state.first_run_id != request.first_execution_run_id:
+            raise NotFound(WORKFLOW_COMPLETED)
+        waiting = self._known(state, update_id)
+        if waiting is None:
+            if not state.running:
+                raise NotFound(WORKFLOW_COMPLETED)
+            waiting = _Waiting(request.request)
+            self._in_flight.setdefault(key, {})[update_id] = waiting
+            await self.core.update(key, _offer)
+        wanted = request.wait_policy.lifecycle_stage or COMPLETED
+        await self._wait(waiting, wanted, timeout)
+        return UpdateWorkflowExecutionResponse(
+            update_ref=UpdateRef(
+                workflow_execution=WorkflowExecution(workflow_id=key.workflow_id, run_id=key.run_id),
+                update_id=update_id,
+            ),
+            outcome=waiting.outcome,
+            stage=waiting.stage,
+        )
+
+    async def poll(
+        self, namespace_id: str, request: PollWorkflowExecutionUpdateRequest, timeout: float
+    ) -> PollWorkflowExecutionUpdateResponse:
+        ref = request.update_ref
+        key = await self.core.resolve(
+            namespace_id, ref.workflow_execution.workflow_id, ref.workflow_execution.run_id
+        )
+        state = (await self.core.load(key)).state
+        waiting = self._known(state, ref.update_id)
+        if waiting is None:
+            raise NotFound(f"update {ref.update_id} not found")
+        await self._wait(waiting, request.wait_policy.lifecycle_stage or COMPLETED, timeout)
+        return PollWorkflowExecutionUpdateResponse(
+            outcome=waiting.outcome,
+            stage=waiting.stage,
+            update_ref=UpdateRef(
+                workflow_execution=WorkflowExecution(workflow_id=key.workflow_id, run_id=key.run_id),
+                update_id=ref.update_id,
+            ),
+        )
+
+    def _known(self, state: ExecutionState, update_id: str) -> _Waiting | None:
+        """An update seen before: in flight in memory, or accepted in mutable state."""
+        in_flight = self._in_flight.get(state.key, {}).get(update_id)
+        if in_flight is not None:
+            return in_flight
+        info = state.updates.get(update_id)
+        if info is None:
+            return None
+        done = _Waiting(Request())
+        done.reach(COMPLETED if info.outcome is not None else ACCEPTED, info.outcome)
+        if info.outcome is None:  # accepted: wait here for its completion
+            self._in_flight.setdefault(state.key, {})[update_id] = done
+        return done
+
+    async def _wait(self, waiting: _Waiting, stage: int, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while waiting.stage < stage and waiting.error is None:
+                    waiting.changed.clear()
+                    await waiting.changed.wait()
+        if waiting.error is not None:
+            raise waiting.error
+
+    def messages(self, key: ExecutionKey, sequencing_event_id: int) -> list[Message]:
+        """Requests for the worker's next workflow task: every update not yet accepted."""
+        messages = []
+        for update_id, waiting in self._in_flight.get(key, {}).items():
+            if waiting.stage != ADMITTED:
+                continue
+            body = any_pb2.Any()
+            body.Pack(waiting.request)
+            messages.append(
+                Message(
+                    id=f"{update_id}/request",
+                    protocol_instance_id=update_id,
+                    event_id=sequencing_event_id,
+                    body=body,
+                )
+            )
+        return messages
+
+    def _published(self, m: Mutation) -> None:
+        key = m.state.key
+        in_flight = self._in_flight.get(key)
+        if not in_flight:
+            return
+        for update_id, stage, outcome in m.update_outcomes:
+            waiting = in_flight.get(update_id)
+            if waiting is not None:
+                waiting.reach(stage, outcome)
+                if stage == COMPLETED:
+                    del in_flight[update_id]
+        if not m.state.running:
+            for waiting in in_flight.values():
+                waiting.error = NotFound(WORKFLOW_COMPLETED)
+                waiting.changed.set()
+            in_flight.clear()
+        elif m.state.workflow_task is None and any(w.stage == ADMITTED for w in in_flight.values()):
+            # The worker finished a task without seeing these updates: offer them in a new one.
+            asyncio.get_running_loop().create_task(self.core.update(key, _offer))
+        if not in_flight:
+            self._in_flight.pop(key, None)
+
+
+def _offer(m: Mutation) -> None:
+    """Make sure a workflow task is coming, to carry admitted updates to the worker."""
+    if m.state.workflow_task is None:
+        workflow_task.schedule(m)
