@@ -88,3 +88,11 @@ def test_heartbeats_push_the_heartbeat_deadline_back() -> None:
     assert 5 in run.state.activities
     (rearmed,) = run.last.timer_tasks
     assert rearmed.fire_time == run.now + 1.5 * SECOND
+
+
+def test_more_than_2000_pending_activities_fail_the_workflow_task() -> None:
+    run = Run()
+    run.start_workflow_task()
+    commands = [schedule_activity(str(i), start_to_close_timeout=SECOND) for i in range(2001)]
+    with pytest.raises(CommandError, match="pending activities exceeds the limit"):
+        run.complete_workflow_task(*commands)

@@ -28,7 +28,7 @@ from temporalio.api.history.v1 import (
 )
 from temporalio.api.taskqueue.v1 import TaskQueue
 
-from clepsydra.engine import retry
+from clepsydra.engine import limits, retry
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ActivityInfo, ExecutionState
 from clepsydra.engine.tasks import QueueKind, QueueTask, TimerKind, TimerTask
@@ -58,6 +58,14 @@ def schedule(m: Mutation, completed_event_id: int, command: ScheduleActivityTask
         raise CommandError(BAD_SCHEDULE, "ActivityType is not set on command.")
     if s.activity_by_id(command.activity_id) is not None:
         raise CommandError(BAD_SCHEDULE, f"Activity with ID {command.activity_id} is already in progress.")
+    limits.check_pending(
+        len(s.activities),
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_PENDING_ACTIVITIES_LIMIT_EXCEEDED,
+        "activities",
+    )
+    limits.check_command_blob(
+        limits.payloads_size(command.input), BAD_SCHEDULE, "ScheduleActivityTaskCommandAttributes.Input"
+    )
     attributes = ActivityTaskScheduledEventAttributes(
         activity_id=command.activity_id,
         activity_type=command.activity_type,

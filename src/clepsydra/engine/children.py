@@ -28,7 +28,7 @@ from temporalio.api.history.v1 import (
 )
 from temporalio.api.taskqueue.v1 import TaskQueue
 
-from clepsydra.engine import retry, start
+from clepsydra.engine import limits, retry, start
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ChildInfo
 from clepsydra.engine.tasks import TransferKind, TransferTask
@@ -50,6 +50,16 @@ def initiate(
         raise CommandError(BAD_START_CHILD, "WorkflowId is not set on StartChildWorkflowExecutionCommand.")
     if not command.workflow_type.name:
         raise CommandError(BAD_START_CHILD, "WorkflowType is not set on StartChildWorkflowExecutionCommand.")
+    limits.check_pending(
+        len(s.children),
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_PENDING_CHILD_WORKFLOWS_LIMIT_EXCEEDED,
+        "child workflows",
+    )
+    limits.check_command_blob(
+        limits.payloads_size(command.input),
+        BAD_START_CHILD,
+        "StartChildWorkflowExecutionCommandAttributes.Input",
+    )
     if command.namespace and command.namespace != s.namespace:
         raise CommandError(BAD_START_CHILD, "Child workflows in another namespace are not supported.")
     run_timeout = command.workflow_run_timeout.ToTimedelta()

@@ -22,6 +22,7 @@ from temporalio.api.history.v1 import (
     SignalExternalWorkflowExecutionInitiatedEventAttributes,
 )
 
+from clepsydra.engine import limits
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.tasks import TransferKind, TransferTask
 from clepsydra.engine.workflow_task import CommandError
@@ -46,6 +47,14 @@ def signal(
             Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES,
             "SignalName is not set on SignalExternalWorkflowExecutionCommand.",
         )
+    limits.check_pending(
+        len(s.signals_out), Cause.WORKFLOW_TASK_FAILED_CAUSE_PENDING_SIGNALS_LIMIT_EXCEEDED, "signals"
+    )
+    limits.check_command_blob(
+        limits.payloads_size(command.input),
+        Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES,
+        "SignalExternalWorkflowExecutionCommandAttributes.Input",
+    )
     attributes = SignalExternalWorkflowExecutionInitiatedEventAttributes(
         workflow_task_completed_event_id=completed_event_id,
         namespace=s.namespace,
@@ -71,6 +80,11 @@ def request_cancel(
             Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES,
             "WorkflowId is not set on RequestCancelExternalWorkflowExecutionCommand.",
         )
+    limits.check_pending(
+        len(s.cancels_out),
+        Cause.WORKFLOW_TASK_FAILED_CAUSE_PENDING_REQUEST_CANCEL_LIMIT_EXCEEDED,
+        "cancel requests",
+    )
     attributes = RequestCancelExternalWorkflowExecutionInitiatedEventAttributes(
         workflow_task_completed_event_id=completed_event_id,
         namespace=s.namespace,

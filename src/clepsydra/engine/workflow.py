@@ -17,6 +17,7 @@ from temporalio.api.enums.v1 import (
     ParentClosePolicy,
     TimeoutType,
     WorkflowExecutionStatus,
+    WorkflowTaskFailedCause,
 )
 from temporalio.api.failure.v1 import Failure, TimeoutFailureInfo
 from temporalio.api.history.v1 import (
@@ -33,7 +34,7 @@ from temporalio.api.history.v1 import (
     WorkflowPropertiesModifiedEventAttributes,
 )
 
-from clepsydra.engine import runs
+from clepsydra.engine import limits, runs
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.tasks import TransferKind, TransferTask
 
@@ -116,6 +117,11 @@ def time_out(m: Mutation) -> None:
 def complete(
     m: Mutation, completed_event_id: int, command: CompleteWorkflowExecutionCommandAttributes
 ) -> None:
+    limits.check_command_blob(
+        limits.payloads_size(command.result),
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_COMPLETE_WORKFLOW_EXECUTION_ATTRIBUTES,
+        "CompleteWorkflowExecutionCommandAttributes.Result",
+    )
     new_run_id = runs.next_cron_run(m, last_completion_result=command.result)
     m.add_event(
         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,

@@ -7,7 +7,7 @@ import uuid
 
 from temporalio.api.common.v1 import Payloads, WorkflowExecution
 from temporalio.api.enums.v1 import WorkflowTaskFailedCause
-from temporalio.api.failure.v1 import Failure
+from temporalio.api.failure.v1 import ApplicationFailureInfo, Failure
 from temporalio.api.history.v1 import History
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
@@ -17,7 +17,7 @@ from temporalio.api.workflowservice.v1 import (
     RespondWorkflowTaskFailedRequest,
 )
 
-from clepsydra.engine import activity, commands, workflow_task
+from clepsydra.engine import activity, commands, limits, workflow, workflow_task
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ActivityInfo, ExecutionKey, ExecutionState
 from clepsydra.engine.tasks import QueueKind
@@ -130,6 +130,9 @@ class WorkerTasks:
             completed_event_id = workflow_task.complete(m, task, request)
             commands.apply(m, completed_event_id, request.commands, request.identity, request.messages)
             workflow_task.finish_completion(m, request.force_create_new_workflow_task)
+            too_long = limits.history_limit_reason(m)
+            if too_long is not None and m.state.running:
+                workflow.terminate(m, too_long, None, "history-service")
 
         try:
             await self.core.update(token.key, change)
@@ -249,6 +252,15 @@ class WorkerTasks:
         key, scheduled_event_id, attempt = await self._activity_key(
             namespace_id, token, workflow_id, run_id, activity_id
         )
+
+        if outcome == "completed" and limits.payloads_size(payloads) > limits.BLOB_SIZE_LIMIT:
+            # As the reference does: the oversized result is dropped and the attempt fails for good.
+            outcome, payloads = "failed", None
+            failure = Failure(
+                message="ActivityTaskCompleted result exceeds size limit.",
+                source="Server",
+                application_failure_info=ApplicationFailureInfo(non_retryable=True),
+            )
 
         def change(m: Mutation) -> None:
             info = activity.pending(m.state, scheduled_event_id, attempt)

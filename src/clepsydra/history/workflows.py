@@ -34,7 +34,7 @@ from temporalio.api.workflowservice.v1 import (
     TerminateWorkflowExecutionRequest,
 )
 
-from clepsydra.engine import cron, start, workflow
+from clepsydra.engine import cron, limits, start, workflow
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionKey, ExecutionState
 from clepsydra.errors import WORKFLOW_COMPLETED, AlreadyExists, InvalidArgument, NotFound
@@ -186,6 +186,7 @@ class Workflows:
     ) -> StartWorkflowExecutionResponse:
         if not request.signal_name:
             raise InvalidArgument("SignalName is not set on request.")
+        limits.check_blob(limits.payloads_size(request.signal_input))
         signal = WorkflowExecutionSignaledEventAttributes(
             signal_name=request.signal_name,
             input=request.signal_input,
@@ -239,6 +240,7 @@ class Workflows:
     async def signal(self, namespace_id: str, request: SignalWorkflowExecutionRequest) -> None:
         if not request.signal_name:
             raise InvalidArgument("SignalName is not set on request.")
+        limits.check_blob(limits.payloads_size(request.input))
         key = await self._resolve(namespace_id, request.workflow_execution)
 
         def change(m: Mutation) -> None:
@@ -339,6 +341,9 @@ def _validate_start(request: StartWorkflowExecutionRequest) -> None:
             raise InvalidArgument(f"Invalid {what}.")
     if request.cron_schedule:
         cron.validate(request.cron_schedule)
+    limits.check_blob(limits.payloads_size(request.input))
+    if request.memo.ByteSize() > limits.MEMO_SIZE_LIMIT:
+        raise InvalidArgument("Memo size exceeds limit.")
 
 
 def _describe(s: ExecutionState) -> DescribeWorkflowExecutionResponse:
