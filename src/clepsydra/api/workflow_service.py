@@ -42,6 +42,8 @@ from temporalio.api.workflowservice.v1 import (
     RequestCancelWorkflowExecutionResponse,
     ResetStickyTaskQueueRequest,
     ResetStickyTaskQueueResponse,
+    ResetWorkflowExecutionRequest,
+    ResetWorkflowExecutionResponse,
     RespondActivityTaskCanceledByIdRequest,
     RespondActivityTaskCanceledByIdResponse,
     RespondActivityTaskCanceledRequest,
@@ -207,6 +209,12 @@ class WorkflowService:
     ) -> TerminateWorkflowExecutionResponse:
         await self.workflows.terminate(await self.namespaces.id_of(request.namespace), request)
         return TerminateWorkflowExecutionResponse()
+
+    async def ResetWorkflowExecution(
+        self, request: ResetWorkflowExecutionRequest, context: Context
+    ) -> ResetWorkflowExecutionResponse:
+        namespace_id = await self.namespaces.id_of(request.namespace)
+        return ResetWorkflowExecutionResponse(run_id=await self.workflows.reset(namespace_id, request))
 
     async def DescribeWorkflowExecution(
         self, request: DescribeWorkflowExecutionRequest, context: Context

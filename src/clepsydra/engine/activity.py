@@ -137,6 +137,14 @@ def _normalize_timeouts(
     attributes.heartbeat_timeout.FromTimedelta(heartbeat)
 
 
+def redispatch(m: Mutation, info: ActivityInfo) -> None:
+    """Dispatch an activity again from the start (its run was rebuilt, e.g. by a reset)."""
+    schedule_to_close = info.attributes.schedule_to_close_timeout.ToTimedelta()
+    if schedule_to_close > _ZERO:
+        _add_timeout(m, info, SCHEDULE_TO_CLOSE, m.now + schedule_to_close)
+    _dispatch(m, info)
+
+
 def _dispatch(m: Mutation, info: ActivityInfo) -> None:
     """Put the current attempt on its task queue, with its schedule-to-start deadline."""
     m.add_queue_task(

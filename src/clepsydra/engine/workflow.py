@@ -198,7 +198,7 @@ def upsert_search_attributes(
             search_attributes=command.search_attributes,
         ),
     )
-    _merge(m.state.search_attributes.indexed_fields, command.search_attributes.indexed_fields)
+    merge_payloads(m.state.search_attributes.indexed_fields, command.search_attributes.indexed_fields)
     m.visibility_changed = True
 
 
@@ -212,11 +212,11 @@ def modify_properties(
             upserted_memo=command.upserted_memo,
         ),
     )
-    _merge(m.state.memo.fields, command.upserted_memo.fields)
+    merge_payloads(m.state.memo.fields, command.upserted_memo.fields)
     m.visibility_changed = True
 
 
-def _merge(target, updates) -> None:  # type: ignore[no-untyped-def] - protobuf map fields
+def merge_payloads(target, updates) -> None:  # type: ignore[no-untyped-def] - protobuf map fields
     """Upsert semantics: a value with no data removes the key."""
     for name, payload in updates.items():
         if payload.metadata.get("encoding") == b"binary/null" or payload.data == b"null":

@@ -27,6 +27,7 @@ from temporalio.api.workflow.v1 import (
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionResponse,
     RequestCancelWorkflowExecutionRequest,
+    ResetWorkflowExecutionRequest,
     SignalWithStartWorkflowExecutionRequest,
     SignalWorkflowExecutionRequest,
     StartWorkflowExecutionRequest,
@@ -34,7 +35,7 @@ from temporalio.api.workflowservice.v1 import (
     TerminateWorkflowExecutionRequest,
 )
 
-from clepsydra.engine import cron, limits, start, workflow
+from clepsydra.engine import cron, limits, reset, start, workflow
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionKey, ExecutionState
 from clepsydra.errors import WORKFLOW_COMPLETED, AlreadyExists, InvalidArgument, NotFound
@@ -278,6 +279,40 @@ class Workflows:
             )
 
         await self.core.update(key, change)
+
+    async def reset(self, namespace_id: str, request: ResetWorkflowExecutionRequest) -> str:
+        """Start a new run from a point in a run's history; the current run, if open, ends."""
+        base_key = await self._resolve(namespace_id, request.workflow_execution)
+        core = self.core
+        async with core.locked(namespace_id, base_key.workflow_id):
+            base = (await core.load(base_key)).state
+            events = await core.read_events(base_key, 1)
+            new_run_id = core.new_id()
+            m = reset.reset(
+                base,
+                events,
+                request.workflow_task_finish_event_id,
+                new_run_id,
+                core.clock.now(),
+                request.reason,
+                request.request_id or new_run_id,
+            )
+            current = await core.store.get_current_execution(namespace_id, base_key.workflow_id)
+            assert current is not None
+            if is_running(current.status):
+                current_key = ExecutionKey(namespace_id, base_key.workflow_id, current.run_id)
+                await core.update_locked(
+                    current_key, lambda t: workflow.terminate(t, request.reason, None, "history-resetter")
+                )
+            state = m.state
+            await core.commit(
+                Cached(state, 0),
+                m,
+                current=CurrentWrite(
+                    new_run_id, state.first_run_id, state.status, state.start_request_id, current.run_id
+                ),
+            )
+        return new_run_id
 
     async def describe(
         self, namespace_id: str, execution: WorkflowExecution
