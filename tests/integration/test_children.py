@@ -166,6 +166,8 @@ async def test_a_child_result_reaches_its_parent(client: Client, task_queue: str
     assert attributes.parent_workflow_execution.workflow_id == workflow_id
     assert attributes.parent_initiated_event_id == 5
     assert attributes.root_workflow_execution.workflow_id == workflow_id
+    described = await child.describe()
+    assert described.parent_id == workflow_id
     await save_history(handle, "child_parent")
 
 

@@ -20,6 +20,7 @@ from temporalio.api.history.v1 import (
 )
 from temporalio.api.workflow.v1 import (
     PendingActivityInfo,
+    PendingChildExecutionInfo,
     PendingWorkflowTaskInfo,
     WorkflowExecutionConfig,
     WorkflowExecutionInfo,
@@ -399,7 +400,13 @@ def _describe(s: ExecutionState) -> DescribeWorkflowExecutionResponse:
     if s.close_time is not None:
         info.close_time.FromDatetime(s.close_time)
         info.execution_duration.FromTimedelta(s.close_time - s.execution_time)
-    info.root_execution.CopyFrom(info.execution)
+    start = s.start
+    if start.parent_workflow_execution.workflow_id:
+        info.parent_namespace_id = start.parent_workflow_namespace_id
+        info.parent_execution.CopyFrom(start.parent_workflow_execution)
+    info.root_execution.CopyFrom(
+        start.root_workflow_execution if start.root_workflow_execution.workflow_id else info.execution
+    )
     response = DescribeWorkflowExecutionResponse(
         execution_config=WorkflowExecutionConfig(
             task_queue=s.start.task_queue,
@@ -437,6 +444,16 @@ def _describe(s: ExecutionState) -> DescribeWorkflowExecutionResponse:
         if schedule_to_close.total_seconds() > 0:
             pending.expiration_time.FromDatetime(activity.scheduled_time + schedule_to_close)
         response.pending_activities.append(pending)
+    for child in s.children.values() if s.running else ():
+        response.pending_children.append(
+            PendingChildExecutionInfo(
+                workflow_id=child.attributes.workflow_id,
+                run_id=child.run_id,
+                workflow_type_name=child.attributes.workflow_type.name,
+                initiated_id=child.initiated_event_id,
+                parent_close_policy=child.attributes.parent_close_policy,
+            )
+        )
     task = s.workflow_task
     if task is not None:
         pending_task = PendingWorkflowTaskInfo(
