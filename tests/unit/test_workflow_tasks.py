@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+import pytest
 from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 
 from clepsydra.engine import workflow, workflow_task
@@ -99,3 +100,14 @@ def test_start_delay_holds_back_the_first_task_and_signals() -> None:
     run.advance(30)
     run.apply(fire, TimerTask(TimerKind.WORKFLOW_START_BACKOFF, run.now))
     assert run.types()[-1] == "WORKFLOW_TASK_SCHEDULED"
+
+
+def test_signals_beyond_the_per_execution_limit_are_refused() -> None:
+    from clepsydra.engine import limits
+    from clepsydra.errors import InvalidArgument
+
+    run = Run()
+    run.state.signals_received = limits.SIGNALS_PER_EXECUTION_LIMIT - 1
+    run.apply(signal)
+    with pytest.raises(InvalidArgument, match="limit for signal events"):
+        run.apply(signal)

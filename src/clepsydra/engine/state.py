@@ -137,6 +137,7 @@ class ExecutionState:
     memo: Memo = field(default_factory=Memo)
     search_attributes: SearchAttributes = field(default_factory=SearchAttributes)
     signal_request_ids: list[str] = field(default_factory=list)
+    signals_received: int = 0
     # The worker queue of the worker that caches this workflow (sticky execution), if any.
     sticky_task_queue: str = ""
     sticky_timeout: timedelta = timedelta(seconds=5)

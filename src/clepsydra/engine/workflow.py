@@ -37,6 +37,7 @@ from temporalio.api.history.v1 import (
 from clepsydra.engine import limits, runs
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.tasks import TransferKind, TransferTask
+from clepsydra.errors import InvalidArgument
 
 Status = WorkflowExecutionStatus
 
@@ -53,6 +54,9 @@ def signal(
     s = m.state
     if request_id and request_id in s.signal_request_ids:
         return
+    if s.signals_received >= limits.SIGNALS_PER_EXECUTION_LIMIT:
+        raise InvalidArgument("exceeded workflow execution limit for signal events")
+    s.signals_received += 1
     attributes = WorkflowExecutionSignaledEventAttributes(
         signal_name=name, identity=identity, request_id=request_id, external_workflow_execution=sender
     )

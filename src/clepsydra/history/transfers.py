@@ -18,7 +18,7 @@ from clepsydra.engine import children, external, workflow
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ChildInfo, ExecutionKey, ExecutionState
 from clepsydra.engine.tasks import TransferKind, TransferTask
-from clepsydra.errors import AlreadyExists, NotFound
+from clepsydra.errors import AlreadyExists, InvalidArgument, NotFound
 from clepsydra.history.core import HistoryCore
 from clepsydra.history.workflows import ParentLink, Workflows
 
@@ -124,7 +124,7 @@ class TransferActions:
             key = await self.core.resolve(source.namespace_id, target.workflow_id, target.run_id)
             await self.core.update(key, change)
             return True
-        except NotFound:
+        except (NotFound, InvalidArgument):  # gone, or refusing more signals
             return False
 
     async def _notify_parent(self, child: ExecutionState, task: TransferTask) -> None:
