@@ -276,3 +276,29 @@ async def test_a_workflow_cancels_another(client: Client, task_queue: str, workf
         assert await target.result() == "cancelled"
     (requested,) = await events_of_type(target, "WORKFLOW_EXECUTION_CANCEL_REQUESTED")
     assert requested.workflow_execution_cancel_requested_event_attributes.external_initiated_event_id == 5
+
+
+@workflow.defn
+class ChainedChild:
+    @workflow.run
+    async def run(self, n: int) -> int:
+        if n < 3:
+            workflow.continue_as_new(n + 1)
+        return n * 100
+
+
+@workflow.defn
+class ParentOfChainedChild:
+    @workflow.run
+    async def run(self) -> int:
+        return await workflow.execute_child_workflow(
+            ChainedChild.run, 0, id=f"{workflow.info().workflow_id}-child"
+        )
+
+
+async def test_a_child_that_continues_as_new_reports_its_last_result(
+    client: Client, task_queue: str, workflow_id: str
+) -> None:
+    async with Worker(client, task_queue=task_queue, workflows=[ChainedChild, ParentOfChainedChild]):
+        handle = await client.start_workflow(ParentOfChainedChild.run, id=workflow_id, task_queue=task_queue)
+        assert await handle.result() == 300

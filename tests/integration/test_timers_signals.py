@@ -73,9 +73,7 @@ class WaitConditionWorkflow:
     @workflow.run
     async def run(self, timeout_seconds: float) -> str:
         try:
-            await workflow.wait_condition(
-                lambda: self.released, timeout=timedelta(seconds=timeout_seconds)
-            )
+            await workflow.wait_condition(lambda: self.released, timeout=timedelta(seconds=timeout_seconds))
         except TimeoutError:
             return "timed out"
         return "released"
@@ -91,9 +89,7 @@ def worker(client: Client, task_queue: str, workflow_class: type) -> Worker:
 
 async def test_durable_timer(client: Client, task_queue: str, workflow_id: str) -> None:
     async with worker(client, task_queue, TimerWorkflow):
-        handle = await client.start_workflow(
-            TimerWorkflow.run, id=workflow_id, task_queue=task_queue
-        )
+        handle = await client.start_workflow(TimerWorkflow.run, id=workflow_id, task_queue=task_queue)
         # Workflow time moves on by at least the timer's duration.
         assert await handle.result() >= 1.0
     assert await event_types(handle) == [
@@ -117,9 +113,7 @@ async def test_durable_timer(client: Client, task_queue: str, workflow_id: str) 
     await save_history(handle, "timer_fired")
 
 
-async def test_timer_cancelled_by_wait_for(
-    client: Client, task_queue: str, workflow_id: str
-) -> None:
+async def test_timer_cancelled_by_wait_for(client: Client, task_queue: str, workflow_id: str) -> None:
     async with worker(client, task_queue, WaitForTimeoutWorkflow):
         handle = await client.start_workflow(
             WaitForTimeoutWorkflow.run, id=workflow_id, task_queue=task_queue
@@ -134,8 +128,7 @@ async def test_timer_cancelled_by_wait_for(
     long_timer = next(
         e
         for e in await events_of_type(handle, "TIMER_STARTED")
-        if e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
-        == timedelta(seconds=60)
+        if e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta() == timedelta(seconds=60)
     )
     attrs = canceled.timer_canceled_event_attributes
     assert attrs.timer_id == long_timer.timer_started_event_attributes.timer_id
@@ -143,9 +136,7 @@ async def test_timer_cancelled_by_wait_for(
     await save_history(handle, "timer_cancelled_wait_for")
 
 
-async def test_timer_cancelled_by_task_cancel(
-    client: Client, task_queue: str, workflow_id: str
-) -> None:
+async def test_timer_cancelled_by_task_cancel(client: Client, task_queue: str, workflow_id: str) -> None:
     async with worker(client, task_queue, CancelSleepTaskWorkflow):
         handle = await client.start_workflow(
             CancelSleepTaskWorkflow.run, id=workflow_id, task_queue=task_queue
@@ -168,9 +159,7 @@ async def test_timer_cancelled_by_task_cancel(
     await save_history(handle, "timer_cancelled_task_cancel")
 
 
-async def test_signals_delivered_in_order(
-    client: Client, task_queue: str, workflow_id: str
-) -> None:
+async def test_signals_delivered_in_order(client: Client, task_queue: str, workflow_id: str) -> None:
     items = [f"item-{i}" for i in range(5)]
     async with worker(client, task_queue, CollectSignalsWorkflow):
         handle = await client.start_workflow(
@@ -180,15 +169,13 @@ async def test_signals_delivered_in_order(
             await handle.signal(CollectSignalsWorkflow.add, item)
         assert await handle.result() == items
     signaled = await events_of_type(handle, "WORKFLOW_EXECUTION_SIGNALED")
-    assert [e.workflow_execution_signaled_event_attributes.signal_name for e in signaled] == [
-        "add"
-    ] * len(items)
+    assert [e.workflow_execution_signaled_event_attributes.signal_name for e in signaled] == ["add"] * len(
+        items
+    )
     await save_history(handle, "signals_in_order")
 
 
-async def test_signals_before_worker_runs(
-    client: Client, task_queue: str, workflow_id: str
-) -> None:
+async def test_signals_before_worker_runs(client: Client, task_queue: str, workflow_id: str) -> None:
     """Signals sent before any worker polls are all delivered, in order, to the first task."""
     items = ["a", "b", "c"]
     handle = await client.start_workflow(
@@ -244,9 +231,7 @@ async def test_signal_with_start(client: Client, task_queue: str, workflow_id: s
     await save_history(handle, "signal_with_start")
 
 
-async def test_wait_condition_times_out(
-    client: Client, task_queue: str, workflow_id: str
-) -> None:
+async def test_wait_condition_times_out(client: Client, task_queue: str, workflow_id: str) -> None:
     async with worker(client, task_queue, WaitConditionWorkflow):
         handle = await client.start_workflow(
             WaitConditionWorkflow.run, 1.0, id=workflow_id, task_queue=task_queue
@@ -257,9 +242,7 @@ async def test_wait_condition_times_out(
     await save_history(handle, "wait_condition_timeout")
 
 
-async def test_wait_condition_released_by_signal(
-    client: Client, task_queue: str, workflow_id: str
-) -> None:
+async def test_wait_condition_released_by_signal(client: Client, task_queue: str, workflow_id: str) -> None:
     async with worker(client, task_queue, WaitConditionWorkflow):
         handle = await client.start_workflow(
             WaitConditionWorkflow.run, 60.0, id=workflow_id, task_queue=task_queue
@@ -270,3 +253,23 @@ async def test_wait_condition_released_by_signal(
     assert "WORKFLOW_EXECUTION_SIGNALED" in types
     assert "TIMER_FIRED" not in types
     await save_history(handle, "wait_condition_signal")
+
+
+@workflow.defn
+class StartedLate:
+    @workflow.run
+    async def run(self) -> str:
+        return "ran"
+
+
+async def test_start_delay_holds_the_first_workflow_task(
+    client: Client, task_queue: str, workflow_id: str
+) -> None:
+    async with Worker(client, task_queue=task_queue, workflows=[StartedLate]):
+        handle = await client.start_workflow(
+            StartedLate.run, id=workflow_id, task_queue=task_queue, start_delay=timedelta(seconds=1)
+        )
+        described = await handle.describe()
+        assert described.execution_time is not None and described.start_time is not None
+        assert described.execution_time - described.start_time == timedelta(seconds=1)
+        assert await handle.result() == "ran"
