@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import activity, workflow
@@ -24,6 +25,19 @@ class LocalActivityWorkflow:
         return await workflow.execute_local_activity(
             double, first, start_to_close_timeout=timedelta(seconds=5)
         )
+
+
+@activity.defn
+async def slow_local() -> str:
+    await asyncio.sleep(3)
+    return "slow done"
+
+
+@workflow.defn
+class LongLocalActivityWorkflow:
+    @workflow.run
+    async def run(self) -> str:
+        return await workflow.execute_local_activity(slow_local, start_to_close_timeout=timedelta(seconds=10))
 
 
 @workflow.defn
@@ -67,6 +81,23 @@ async def test_local_activities_record_markers(client: Client, task_queue: str, 
     assert len(markers) == 2
     assert {m.marker_recorded_event_attributes.marker_name for m in markers} == {"core_local_activity"}
     await save_history(handle, "local_activities")
+
+
+async def test_a_local_activity_may_outlast_the_workflow_task_timeout(
+    client: Client, task_queue: str, workflow_id: str
+) -> None:
+    # The worker keeps its workflow task alive by completing it with a request for a new one.
+    async with Worker(
+        client, task_queue=task_queue, workflows=[LongLocalActivityWorkflow], activities=[slow_local]
+    ):
+        handle = await client.start_workflow(
+            LongLocalActivityWorkflow.run,
+            id=workflow_id,
+            task_queue=task_queue,
+            task_timeout=timedelta(seconds=2),
+        )
+        assert await handle.result() == "slow done"
+    assert "WORKFLOW_TASK_TIMED_OUT" not in await event_types(handle)
 
 
 async def test_patched_code_takes_the_new_branch(client: Client, task_queue: str, workflow_id: str) -> None:
