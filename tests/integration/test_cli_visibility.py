@@ -15,7 +15,7 @@ from temporalio.worker import Worker
 
 from tests.integration import visibility_support as support
 from tests.integration.visibility_support import ensure_search_attributes, eventually
-from tests.server_process import ServerProcess, use_reference
+from tests.server_process import ServerProcess
 
 
 @workflow.defn
@@ -97,11 +97,6 @@ async def test_workflow_lifecycle_commands(server: ServerProcess, client: Client
         assert types[-1] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
 
 
-@pytest.mark.xfail(
-    not use_reference(),
-    reason="the CLI's history long poll crashes on a response without `history` (history/reads.py)",
-    strict=False,
-)
 async def test_workflow_execute(server: ServerProcess, client: Client, task_queue: str) -> None:
     async with Worker(client, task_queue=task_queue, workflows=[Echo]):
         executed = await cli(
@@ -275,3 +270,42 @@ async def test_cluster_describe(server: ServerProcess) -> None:
     described = await cli(server, "operator", "cluster", "describe")
     assert described["clusterName"] == "active"
     assert (described["persistenceStore"], described["visibilityStore"]) == ("sqlite", "sqlite")
+
+
+async def test_terminate_by_query_and_batch_commands(
+    server: ServerProcess, client: Client, task_queue: str
+) -> None:
+    for i in range(2):
+        await cli(
+            server,
+            "workflow",
+            "start",
+            "--type",
+            "Idle",
+            "--task-queue",
+            task_queue,
+            "-w",
+            f"b{i}-{task_queue}",
+        )
+    query = f"TaskQueue = '{task_queue}'"
+
+    async def both_listed() -> None:
+        assert await cli(server, "workflow", "count", "--query", query) == {"count": "2"}
+
+    await eventually(both_listed)
+    started = await cli(server, "workflow", "terminate", "--query", query, "--reason", "bye", "--yes")
+    job_id = started["batchJobId"]
+
+    async def completed() -> dict[str, Any]:
+        described = await cli(server, "batch", "describe", "--job-id", job_id)
+        assert described["state"] == "BATCH_OPERATION_STATE_COMPLETED"
+        return described
+
+    described = await eventually(completed, timeout=30)
+    assert described["operationType"] == "BATCH_OPERATION_TYPE_TERMINATE_WORKFLOW"
+    assert (described["totalOperationCount"], described["completeOperationCount"]) == ("2", "2")
+    assert (described["reason"], described["query"]) == ("bye", query)
+    listed = await cli(server, "batch", "list")
+    assert job_id in [job["jobId"] for job in listed]
+    grouped = await cli(server, "workflow", "count", "--query", f"{query} GROUP BY ExecutionStatus")
+    assert grouped["groups"] == [{"groupValues": ["Terminated"], "count": "2"}]

@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from temporalio import workflow
 from temporalio.api.filter.v1 import (
     StartTimeFilter,
     StatusFilter,
@@ -27,6 +28,7 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Worker
 
 from tests.integration.visibility_support import (
     BOOL,
@@ -43,6 +45,28 @@ from tests.integration.visibility_support import (
 )
 
 DAY0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+@workflow.defn
+class Tagging:
+    """Tags itself through search attribute and memo upserts, step by step on signals."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    @workflow.run
+    async def run(self) -> None:
+        workflow.upsert_search_attributes([KEYWORD.value_set("tagged"), KEYWORD_LIST.value_set(["x", "y"])])
+        workflow.upsert_memo({"note": "first"})
+        await workflow.wait_condition(lambda: self.steps >= 1)
+        workflow.upsert_search_attributes([KEYWORD.value_unset(), INT.value_set(42)])
+        await workflow.wait_condition(lambda: self.steps >= 2)
+
+    @workflow.signal
+    def step(self) -> None:
+        self.steps += 1
+
+
 # Five runs; wf1 and wf4 get terminated (wf4 last), the others keep running.
 RUNS = [
     [
@@ -179,6 +203,72 @@ async def test_list_filters_as_the_reference_does(
     client: Client, dataset: str, query: str, expected: list[str]
 ) -> None:
     assert await matching(client, dataset, query) == expected
+
+
+@workflow.defn
+class Child:
+    @workflow.run
+    async def run(self) -> str:
+        return "child"
+
+
+@workflow.defn
+class Parent:
+    @workflow.run
+    async def run(self) -> str:
+        return await workflow.execute_child_workflow(Child.run, id=f"{workflow.info().workflow_id}-child")
+
+
+async def test_children_are_found_by_parent_and_root(client: Client, task_queue: str) -> None:
+    async with Worker(client, task_queue=task_queue, workflows=[Parent, Child]):
+        parent = await client.start_workflow(Parent.run, id=f"parent-{task_queue}", task_queue=task_queue)
+        assert await parent.result() == "child"
+
+    async def found() -> None:
+        child = f"{parent.id}-child"
+        assert await list_ids(client, f"ParentWorkflowId = '{parent.id}'") == [child]
+        assert await list_ids(client, f"RootWorkflowId = '{parent.id}' AND ParentWorkflowId IS NULL") == [
+            parent.id
+        ]
+        response = await client.workflow_service.list_workflow_executions(
+            ListWorkflowExecutionsRequest(namespace="default", query=f"WorkflowId = '{child}'")
+        )
+        [info] = response.executions
+        assert info.parent_execution.workflow_id == parent.id
+        assert info.root_execution.workflow_id == parent.id
+
+    await eventually(found)
+
+
+async def test_upserts_are_listed_as_they_happen(client: Client, task_queue: str) -> None:
+    await ensure_search_attributes(client)
+    base = f"TaskQueue = '{task_queue}'"
+    async with Worker(client, task_queue=task_queue, workflows=[Tagging]):
+        handle = await client.start_workflow(Tagging.run, id=f"tagging-{task_queue}", task_queue=task_queue)
+
+        async def tagged() -> None:
+            assert await list_ids(client, f"{base} AND VisKeyword = 'tagged' AND VisKeywordList = 'y'") == [
+                handle.id
+            ]
+            [execution] = [e async for e in client.list_workflows(base)]
+            assert await execution.memo_value("note") == "first"
+
+        await eventually(tagged)
+        await handle.signal(Tagging.step)
+
+        async def retagged() -> None:
+            assert await list_ids(client, f"{base} AND VisKeyword IS NULL AND VisInt = 42") == [handle.id]
+
+        await eventually(retagged)
+        await handle.signal(Tagging.step)
+        await handle.result()
+
+        async def completed() -> None:
+            assert await list_ids(client, f"{base} AND ExecutionStatus = 'Completed' AND VisInt = 42") == [
+                handle.id
+            ]
+
+        await eventually(completed)
 
 
 async def test_list_ignores_group_by(client: Client, dataset: str) -> None:

@@ -3,11 +3,12 @@ service clients, as the reference answers them."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
 from google.protobuf.duration_pb2 import Duration
-from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.common.v1 import Payload, SearchAttributes, WorkflowExecution, WorkflowType
 from temporalio.api.enums.v1 import DescribeTaskQueueMode, IndexedValueType, NamespaceState
 from temporalio.api.namespace.v1 import NamespaceConfig, NamespaceFilter, UpdateNamespaceInfo
 from temporalio.api.operatorservice.v1 import (
@@ -27,6 +28,7 @@ from temporalio.api.workflowservice.v1 import (
     ListTaskQueuePartitionsRequest,
     PollWorkflowTaskQueueRequest,
     RegisterNamespaceRequest,
+    StartWorkflowExecutionRequest,
     UpdateNamespaceRequest,
 )
 from temporalio.client import Client
@@ -43,9 +45,12 @@ def hours(n: int) -> Duration:
 
 
 async def rpc_error(call: object) -> RPCError:
-    with pytest.raises(RPCError) as error:
+    """The error the call fails with (an AssertionError if it succeeds, so `eventually` retries)."""
+    try:
         await call  # type: ignore[misc]
-    return error.value
+    except RPCError as error:
+        return error
+    raise AssertionError("the call succeeded")
 
 
 async def new_namespace(client: Client, **kwargs: object) -> str:
@@ -333,8 +338,7 @@ async def test_delete_running_and_closed_runs(client: Client, task_queue: str) -
 
     async def both_gone() -> None:
         assert await list_ids(client, f"TaskQueue = '{task_queue}'") == []
-        with pytest.raises(RPCError):
-            await closed.describe()
+        await rpc_error(closed.describe())
 
     # Clepsydra deletes at once; the reference deletes closed runs some 30 s later.
     await eventually(both_gone, timeout=60)
@@ -422,3 +426,31 @@ async def test_describe_task_queue_shows_pollers_and_backlog(client: Client, tas
     assert partitions.activity_task_queue_partitions[0].owner_host_name
     error = await rpc_error(ws.describe_task_queue(DescribeTaskQueueRequest(namespace="default")))
     assert (error.status, error.message) == (RPCStatusCode.INVALID_ARGUMENT, "taskQueue is not set")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("NotRegistered", "x", "Namespace default has no mapping defined for search attribute NotRegistered"),
+        ("VisInt", "x", "invalid value for search attribute VisInt of type Int: x"),
+        ("VisKeyword", ["a", "b"], "invalid value for search attribute VisKeyword of type Keyword: [a b]"),
+        ("VisKeyword", "x" * 3000, "search attribute VisKeyword value size 3002 exceeds size limit 2048"),
+        ("WorkflowId", "x", "WorkflowId attribute can't be set in SearchAttributes"),
+    ],
+)
+async def test_start_checks_search_attributes(client: Client, name: str, value: object, message: str) -> None:
+    await ensure_search_attributes(client)
+    payload = Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(value).encode())
+    error = await rpc_error(
+        client.workflow_service.start_workflow_execution(
+            StartWorkflowExecutionRequest(
+                namespace="default",
+                workflow_id=f"checked-{uuid.uuid4()}",
+                workflow_type=WorkflowType(name="Checked"),
+                task_queue=TaskQueue(name="nowhere"),
+                request_id=str(uuid.uuid4()),
+                search_attributes=SearchAttributes(indexed_fields={name: payload}),
+            )
+        )
+    )
+    assert (error.status, error.message) == (RPCStatusCode.INVALID_ARGUMENT, message)

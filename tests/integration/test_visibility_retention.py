@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from temporalio.api.namespace.v1 import NamespaceFilter
 from temporalio.api.workflowservice.v1 import ListNamespacesRequest
 from temporalio.client import Client
@@ -43,9 +42,12 @@ async def started(db: Path, clock: ManualClock, *namespaces: str) -> tuple[Serve
 
 
 async def assert_gone(client: Client, workflow_id: str) -> None:
-    with pytest.raises(RPCError) as error:
+    try:
         await client.get_workflow_handle(workflow_id).describe()
-    assert error.value.status == RPCStatusCode.NOT_FOUND
+    except RPCError as error:
+        assert error.status == RPCStatusCode.NOT_FOUND
+    else:
+        raise AssertionError(f"{workflow_id} is still there")
 
 
 async def test_closed_runs_are_deleted_after_the_retention_period(tmp_path: Path) -> None:

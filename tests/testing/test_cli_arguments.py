@@ -69,7 +69,7 @@ def test_start_dev_accepts_the_sdk_ui_variant(served: list[Server], caplog: pyte
     assert invoke(cli.main, SDK_START_DEV_UI_ARGS).exit_code == 0
     (server,) = served
     assert (server.config.db_filename, server.config.namespaces) == ("x.db", ["ns1"])
-    assert "--ui-port=46899 ignored" in caplog.text
+    assert server.config.web.ui_port == 46899  # served since the UI exists (issue 8)
 
 
 @pytest.mark.parametrize(

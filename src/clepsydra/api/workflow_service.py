@@ -6,8 +6,6 @@ from __future__ import annotations
 import grpc
 from temporalio.api.common.v1 import Payloads
 from temporalio.api.workflowservice.v1 import (
-    DescribeNamespaceRequest,
-    DescribeNamespaceResponse,
     DescribeWorkflowExecutionRequest,
     DescribeWorkflowExecutionResponse,
     ExecuteMultiOperationRequest,
@@ -20,8 +18,6 @@ from temporalio.api.workflowservice.v1 import (
     GetWorkflowExecutionHistoryResponse,
     GetWorkflowExecutionHistoryReverseRequest,
     GetWorkflowExecutionHistoryReverseResponse,
-    ListNamespacesRequest,
-    ListNamespacesResponse,
     PollActivityTaskQueueRequest,
     PollActivityTaskQueueResponse,
     PollWorkflowExecutionUpdateRequest,
@@ -36,8 +32,6 @@ from temporalio.api.workflowservice.v1 import (
     RecordActivityTaskHeartbeatResponse,
     RecordWorkerHeartbeatRequest,
     RecordWorkerHeartbeatResponse,
-    RegisterNamespaceRequest,
-    RegisterNamespaceResponse,
     RequestCancelWorkflowExecutionRequest,
     RequestCancelWorkflowExecutionResponse,
     ResetStickyTaskQueueRequest,
@@ -141,6 +135,7 @@ class WorkflowService:
                 encoded_failure_attributes=True,
                 upsert_memo=True,
                 sdk_metadata=True,
+                count_group_by_execution_status=True,
             ),
         )
 
@@ -156,24 +151,6 @@ class WorkflowService:
             visibility_store="sqlite",
             supported_clients={"temporal-cli": ">=0.0.0", "temporal-python": ">=0.0.0"},
         )
-
-    async def DescribeNamespace(
-        self, request: DescribeNamespaceRequest, context: Context
-    ) -> DescribeNamespaceResponse:
-        return await self.namespaces.describe(request.namespace, request.id)
-
-    async def ListNamespaces(
-        self, request: ListNamespacesRequest, context: Context
-    ) -> ListNamespacesResponse:
-        return ListNamespacesResponse(namespaces=await self.namespaces.list())
-
-    async def RegisterNamespace(
-        self, request: RegisterNamespaceRequest, context: Context
-    ) -> RegisterNamespaceResponse:
-        await self.namespaces.register(request)
-        return RegisterNamespaceResponse()
-
-    # -- workflows --------------------------------------------------------------------------
 
     async def StartWorkflowExecution(
         self, request: StartWorkflowExecutionRequest, context: Context
@@ -249,8 +226,8 @@ class WorkflowService:
     async def RespondWorkflowTaskCompleted(
         self, request: RespondWorkflowTaskCompletedRequest, context: Context
     ) -> RespondWorkflowTaskCompletedResponse:
-        await self.worker_tasks.complete_workflow_task(request)
-        return RespondWorkflowTaskCompletedResponse()
+        activity_tasks = await self.worker_tasks.complete_workflow_task(request)
+        return RespondWorkflowTaskCompletedResponse(activity_tasks=activity_tasks)
 
     async def RespondWorkflowTaskFailed(
         self, request: RespondWorkflowTaskFailedRequest, context: Context

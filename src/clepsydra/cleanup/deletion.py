@@ -22,19 +22,19 @@ class RunDeleter:
             cached = await core.load(key)
             if cached.state.running:
                 await core.update_locked(key, lambda m: workflow.terminate(m, DELETE_REASON, None, identity))
-            await core.store.delete_run(key)  # type: ignore[attr-defined]
+            await core.store.delete_run(key)
             core.forget(key)
 
     async def delete_closed(self, key: ExecutionKey) -> bool:
-        """Delete a run that has closed; False (and nothing done) if it is open or gone."""
+        """Delete a run that has closed; False (and nothing done) if it is still open."""
         core = self.core
         async with core.locked(key.namespace_id, key.workflow_id):
             try:
-                cached = await core.load(key)
+                running = (await core.load(key)).state.running
             except NotFound:
+                running = False  # only its visibility row is left, if anything: remove it too
+            if running:
                 return False
-            if cached.state.running:
-                return False
-            await core.store.delete_run(key)  # type: ignore[attr-defined]
+            await core.store.delete_run(key)
             core.forget(key)
             return True

@@ -44,9 +44,9 @@ class NamespaceReclaimer:
             log.exception("namespace deletion failed; it resumes at the next start")
 
     async def reclaim(self, namespace_id: str) -> None:
-        while keys := await self._store.runs_of_namespace(namespace_id, BATCH):  # type: ignore[attr-defined]
+        while keys := await self._store.runs_of_namespace(namespace_id, BATCH):
             for key in keys:
                 with contextlib.suppress(NotFound):  # deleted meanwhile
                     await self._deleter.delete(key)
-        await self._store.delete_namespace(namespace_id)  # type: ignore[attr-defined]
+        await self._store.delete_namespace(namespace_id)
         log.info("namespace %s deleted", namespace_id)

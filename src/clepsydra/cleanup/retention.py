@@ -55,12 +55,10 @@ class RetentionSweeper:
             retention = namespace.config.workflow_execution_retention_ttl.ToTimedelta()
             cutoff = self._clock.now() - retention
             while True:
-                keys = await self._store.runs_closed_before(  # type: ignore[attr-defined]
-                    namespace.namespace_info.id, cutoff, BATCH
-                )
-                for key in keys:
-                    deleted += await self._deleter.delete_closed(key)
-                if len(keys) < BATCH:
+                keys = await self._store.runs_closed_before(namespace.namespace_info.id, cutoff, BATCH)
+                done = [await self._deleter.delete_closed(key) for key in keys]
+                deleted += sum(done)
+                if len(keys) < BATCH or not any(done):  # never spin on rows that stay
                     break
         if deleted:
             log.info("retention: deleted %d closed runs", deleted)

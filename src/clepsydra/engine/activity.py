@@ -95,6 +95,36 @@ def schedule(m: Mutation, completed_event_id: int, command: ScheduleActivityTask
     if schedule_to_close > _ZERO:
         _add_timeout(m, info, SCHEDULE_TO_CLOSE, m.now + schedule_to_close)
     _dispatch(m, info)
+    if command.request_eager_execution and attributes.task_queue.name == s.task_queue:
+        m.eager_activities.append(info.scheduled_event_id)
+
+
+def start_eagerly(m: Mutation, identity: str) -> list[ActivityInfo]:
+    """Start, within the workflow task completion, the activities its worker asked to run itself:
+    they skip the task queue (and a poll, and a commit of their own). Scheduling dispatched them
+    as usual, so that an activity nobody starts here still reaches its queue."""
+    started: list[ActivityInfo] = []
+    for scheduled_event_id in m.eager_activities:
+        info = m.state.activities.get(scheduled_event_id) if m.state.running else None
+        if info is None or info.started:  # canceled by a later command, or the workflow closed
+            continue
+        m.queue_tasks = [
+            t
+            for t in m.queue_tasks
+            if not (t.kind == QueueKind.ACTIVITY and t.scheduled_event_id == info.scheduled_event_id)
+        ]
+        m.timer_tasks = [
+            t
+            for t in m.timer_tasks
+            if not (
+                t.kind == TimerKind.ACTIVITY_TIMEOUT
+                and t.event_id == info.scheduled_event_id
+                and t.timeout_type == SCHEDULE_TO_START
+            )
+        ]
+        started.append(record_started(m, info.scheduled_event_id, info.attempt, identity, m.new_id()))
+    m.eager_activities = []
+    return started
 
 
 def _normalize_timeouts(

@@ -11,10 +11,12 @@ from collections.abc import Callable
 from datetime import datetime
 
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.update.v1 import Outcome
 
+from clepsydra.engine import codec
 from clepsydra.engine.state import ExecutionState
 from clepsydra.engine.tasks import QueueTask, TimerTask, TransferTask
 
@@ -38,6 +40,7 @@ class Mutation:
         self.state = state
         self.now = now
         self.new_id = new_id
+        self._now_timestamp: Timestamp | None = None
         # The run that follows this one (continue-as-new, retry, cron), created with it.
         self.successor: Mutation | None = None
         self.events: list[HistoryEvent] = []
@@ -52,6 +55,8 @@ class Mutation:
         self.needs_workflow_task = False
         # Whether what list queries show of the run (status, search attributes, memo) changed.
         self.visibility_changed = False
+        # Activities scheduled here whose worker asked to run them itself (request_eager_execution).
+        self.eager_activities: list[int] = []
 
     @property
     def has_writes(self) -> bool:
@@ -118,8 +123,9 @@ class Mutation:
         self.transfer_tasks.append(task)
 
     def make_event(self, event_type: EventType.ValueType, attributes: Message, event_id: int) -> HistoryEvent:
-        event = HistoryEvent(event_id=event_id, event_type=event_type)
-        event.event_time.FromDatetime(self.now)
+        if self._now_timestamp is None:  # converted once: the events of a change share `now`
+            self._now_timestamp = codec.timestamp(self.now)
+        event = HistoryEvent(event_id=event_id, event_type=event_type, event_time=self._now_timestamp)
         getattr(event, _ATTRIBUTE_FIELDS[attributes.DESCRIPTOR.full_name]).CopyFrom(attributes)
         return event
 

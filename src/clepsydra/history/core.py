@@ -16,7 +16,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from temporalio.api.common.v1 import WorkflowExecution
@@ -46,12 +46,17 @@ from clepsydra.store.base import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CACHE_SIZE = 10_000
+# Most events of a run's history tail kept in memory (see Cached.tail).
+TAIL_EVENTS = 256
 
 
 @dataclass
 class Cached:
     state: ExecutionState
     version: int
+    # The newest committed events, contiguous up to the last one: what a sticky worker has not
+    # seen yet and what a result poll wants, served without a trip to the store.
+    tail: list[HistoryEvent] = field(default_factory=list)
 
 
 class HistoryCore:
@@ -97,6 +102,14 @@ class HistoryCore:
                 del self._locks[name]
             else:
                 self._locks[name] = (lock, users - 1)
+
+    @asynccontextmanager
+    async def reading(self, key: ExecutionKey) -> AsyncIterator[ExecutionState]:
+        """The execution's committed state, for a read that must not see a change that is
+        being committed (changes mutate the cached state before their commit is durable).
+        Changes to the workflow wait until the block ends: keep it short, never nest it."""
+        async with self.locked(key.namespace_id, key.workflow_id):
+            yield (await self.load(key)).state
 
     async def load(self, key: ExecutionKey) -> Cached:
         cached = self._cache.get(key)
@@ -226,12 +239,14 @@ class HistoryCore:
         """After a commit: cache the state, hand out its tasks, wake its watchers."""
         key = m.state.key
         self._remember(key, cached)
-        for task in m.queue_tasks:
+        if m.events:
+            _extend_tail(cached, m.events)
+        for task in _live(m, m.queue_tasks):
             if self.matching.released(key.namespace_id, task.task_queue):
                 asyncio.get_running_loop().create_task(self.sticky_worker_gone(Dispatch(key, task)))
             else:
                 self.matching.add(Dispatch(key, task))
-        for timer in m.timer_tasks:
+        for timer in _live(m, m.timer_tasks):
             self.timers.add(key, timer)
         for transfer in m.transfer_tasks:
             self.transfers.add(key, transfer)
@@ -257,10 +272,16 @@ class HistoryCore:
     # -- durable timers ---------------------------------------------------------------------
 
     async def fire_timer(self, key: ExecutionKey, task: TimerTask) -> None:
-        try:
-            await self.update(key, lambda m: fire(m, task), done_timer=task.key)
-        except NotFound:
-            await self.store.delete_timer(key, task.key)
+        async with self.locked(key.namespace_id, key.workflow_id):
+            cached = self._cache.get(key)
+            if cached is not None and not cached.state.running:
+                # Closed (and committed: the lock is ours): every timer of the run is moot, and
+                # its rows went with the close, so there is nothing to change or delete.
+                return
+            try:
+                await self.update_locked(key, lambda m: fire(m, task), done_timer=task.key)
+            except NotFound:
+                await self.store.delete_timer(key, task.key)
 
     # -- watching history -------------------------------------------------------------------
 
@@ -287,11 +308,34 @@ class HistoryCore:
 
     async def read_events(self, key: ExecutionKey, first_event_id: int) -> list[HistoryEvent]:
         """Committed events of a run from `first_event_id` on."""
+        cached = self._cache.get(key)
+        if cached is not None and cached.tail and cached.tail[0].event_id <= first_event_id:
+            return [e for e in cached.tail if e.event_id >= first_event_id]
         events: list[HistoryEvent] = []
         for _, blob in await self.store.read_history(key, first_event_id):
             batch = History.FromString(blob).events
             events.extend(e for e in batch if e.event_id >= first_event_id)
         return events
+
+
+def _live(m: Mutation, tasks: list[T]) -> list[T]:
+    """The tasks worth keeping: none once the change has closed the run (e.g. the timeouts of
+    an activity scheduled by the same completion), as the close deletes the run's others."""
+    return [] if m.closed else tasks
+
+
+def _extend_tail(cached: Cached, events: list[HistoryEvent]) -> None:
+    """Append newly committed events; keep those a sticky worker may still need (after the last
+    completed workflow task's start), at most TAIL_EVENTS of them, and always the last one."""
+    tail = cached.tail
+    if tail and tail[-1].event_id + 1 != events[0].event_id:
+        tail.clear()  # a gap would hand out a wrong history: start again from these
+    tail.extend(events)
+    keep_from = cached.state.previous_started_event_id + 1
+    drop = max(len(tail) - TAIL_EVENTS, 0)
+    while drop < len(tail) - 1 and tail[drop].event_id < keep_from:
+        drop += 1
+    del tail[:drop]
 
 
 def _write(m: Mutation, expected_version: int, current: CurrentWrite | None) -> ExecutionWrite:
@@ -315,9 +359,9 @@ def _write(m: Mutation, expected_version: int, current: CurrentWrite | None) -> 
         history_batch=batch,
         current=current,
         queue_tasks=[
-            StoredQueueTask(key, t.key, t.task_queue, t.kind, codec.dumps(t)) for t in m.queue_tasks
+            StoredQueueTask(key, t.key, t.task_queue, t.kind, codec.dumps(t)) for t in _live(m, m.queue_tasks)
         ],
-        timers=[StoredTimer(key, t.key, t.fire_time, codec.dumps(t)) for t in m.timer_tasks],
+        timers=[StoredTimer(key, t.key, t.fire_time, codec.dumps(t)) for t in _live(m, m.timer_tasks)],
         transfers=[StoredTransfer(key, t.key, codec.dumps(t)) for t in m.transfer_tasks],
         closed=m.closed,
         visibility=visibility_record(state) if m.visibility_changed else None,

@@ -45,14 +45,15 @@ class Queries:
         if not execution.workflow_id:
             raise InvalidArgument("WorkflowId is not set on request.")
         key = await self.core.resolve(namespace_id, execution.workflow_id, execution.run_id)
-        state = (await self.core.load(key)).state
-        rejected = _rejected(state, request.query_reject_condition)
+        async with self.core.reading(key) as state:
+            rejected = _rejected(state, request.query_reject_condition)
+            task_queue = state.task_queue
         if rejected is not None:
             return QueryWorkflowResponse(query_rejected=rejected)
         query_id = str(uuid.uuid4())
         answer: asyncio.Future[RespondQueryTaskCompletedRequest] = asyncio.get_running_loop().create_future()
         self._pending[query_id] = answer
-        self.core.matching.add(QueryDispatch(key, state.task_queue, query_id, request.query))
+        self.core.matching.add(QueryDispatch(key, task_queue, query_id, request.query))
         try:
             async with asyncio.timeout(timeout):
                 response = await answer
@@ -69,17 +70,17 @@ class Queries:
         return dispatch.query_id in self._pending
 
     async def task(self, dispatch: QueryDispatch) -> PollWorkflowTaskQueueResponse:
-        state = (await self.core.load(dispatch.key)).state
-        events = await self.core.read_events(dispatch.key, 1)
-        return PollWorkflowTaskQueueResponse(
-            task_token=json.dumps({"query": dispatch.query_id}).encode(),
-            workflow_execution={"workflow_id": state.workflow_id, "run_id": state.run_id},
-            workflow_type=state.start.workflow_type,
-            previous_started_event_id=state.previous_started_event_id,
-            history=History(events=events),
-            query=dispatch.query,
-            workflow_execution_task_queue=TaskQueue(name=state.task_queue, kind=1),
-        )
+        async with self.core.reading(dispatch.key) as state:
+            events = await self.core.read_events(dispatch.key, 1)
+            return PollWorkflowTaskQueueResponse(
+                task_token=json.dumps({"query": dispatch.query_id}).encode(),
+                workflow_execution={"workflow_id": state.workflow_id, "run_id": state.run_id},
+                workflow_type=state.start.workflow_type,
+                previous_started_event_id=state.previous_started_event_id,
+                history=History(events=events),
+                query=dispatch.query,
+                workflow_execution_task_queue=TaskQueue(name=state.task_queue, kind=1),
+            )
 
     def respond(self, request: RespondQueryTaskCompletedRequest) -> None:
         try:

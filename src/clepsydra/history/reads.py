@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 
@@ -59,13 +60,22 @@ class HistoryReader:
         )
         state = (await self.core.load(key)).state
         if request.history_event_filter_type == CLOSE_EVENT:
-            if state.running and request.wait_new_event:
-                await self.core.wait_for_change(key, LONG_POLL_SECONDS)
+            # Wait for the close itself, not for any change: waking the caller at every new
+            # event would cost it (and the server) a round trip per event.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + LONG_POLL_SECONDS
+            while state.running and request.wait_new_event and (left := deadline - loop.time()) > 0:
+                await self.core.wait_for_change(key, left)
                 state = (await self.core.load(key)).state
+            if not state.running:
+                # Under the lock: a change in flight may have closed the cached state without
+                # its close event being committed yet (or at all, if its commit fails).
+                async with self.core.locked(key.namespace_id, key.workflow_id):
+                    state = (await self.core.load(key)).state
+                    close = [] if state.running else await self.core.read_events(key, state.next_event_id - 1)
             if state.running:
                 token = _encode_token(key.run_id, state.next_event_id) if request.wait_new_event else b""
                 return GetWorkflowExecutionHistoryResponse(next_page_token=token)
-            close = await self.core.read_events(key, state.next_event_id - 1)
             return GetWorkflowExecutionHistoryResponse(history=History(events=close))
 
         from_event_id = from_event_id or 1

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from clepsydra.engine.state import ExecutionKey
 from clepsydra.errors import InvalidArgument
+
+_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,16 @@ class TaskToken:
         return ExecutionKey(self.namespace_id, self.workflow_id, self.run_id)
 
     def encode(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
+        # The fields by hand: dataclasses.asdict deep-copies, and a token goes out with every task.
+        fields = {
+            "namespace_id": self.namespace_id,
+            "workflow_id": self.workflow_id,
+            "run_id": self.run_id,
+            "scheduled_event_id": self.scheduled_event_id,
+            "attempt": self.attempt,
+            "activity_id": self.activity_id,
+        }
+        return _JSON.encode(fields).encode()
 
     @classmethod
     def decode(cls, data: bytes) -> TaskToken:

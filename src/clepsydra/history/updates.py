@@ -68,12 +68,16 @@ class Updates:
             raise InvalidArgument("Update name is not set on request.")
         execution = request.workflow_execution
         key = await self.core.resolve(namespace_id, execution.workflow_id, execution.run_id)
-        state = (await self.core.load(key)).state
-        if request.first_execution_run_id and state.first_run_id != request.first_execution_run_id:
+        async with self.core.reading(key) as state:
+            other_chain = (
+                bool(request.first_execution_run_id) and state.first_run_id != request.first_execution_run_id
+            )
+            waiting = self._known(state, update_id)
+            running = state.running
+        if other_chain:
             raise NotFound(WORKFLOW_COMPLETED)
-        waiting = self._known(state, update_id)
         if waiting is None:
-            if not state.running:
+            if not running:
                 raise NotFound(WORKFLOW_COMPLETED)
             waiting = _Waiting(request.request)
             self._in_flight.setdefault(key, {})[update_id] = waiting
@@ -96,8 +100,8 @@ class Updates:
         key = await self.core.resolve(
             namespace_id, ref.workflow_execution.workflow_id, ref.workflow_execution.run_id
         )
-        state = (await self.core.load(key)).state
-        waiting = self._known(state, ref.update_id)
+        async with self.core.reading(key) as state:
+            waiting = self._known(state, ref.update_id)
         if waiting is None:
             raise NotFound(f"update {ref.update_id} not found")
         await self._wait(waiting, request.wait_policy.lifecycle_stage or COMPLETED, timeout)

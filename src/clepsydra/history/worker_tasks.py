@@ -17,7 +17,7 @@ from temporalio.api.workflowservice.v1 import (
     RespondWorkflowTaskFailedRequest,
 )
 
-from clepsydra.engine import activity, commands, limits, workflow, workflow_task
+from clepsydra.engine import activity, codec, commands, limits, workflow, workflow_task
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ActivityInfo, ExecutionKey, ExecutionState
 from clepsydra.engine.tasks import QueueKind
@@ -80,42 +80,48 @@ class WorkerTasks:
             request_id = str(uuid.uuid4())
             transient = await self._start(dispatch, workflow_task.record_started, identity, request_id)
             if transient is not None:
-                return await self._workflow_task_response(dispatch, transient)
+                response = await self._workflow_task_response(dispatch, transient)
+                if response is not None:
+                    return response
         return PollWorkflowTaskQueueResponse()
 
     async def _workflow_task_response(
         self, dispatch: Dispatch, transient: list
-    ) -> PollWorkflowTaskQueueResponse:  # type: ignore[type-arg]
-        state = (await self.core.load(dispatch.key)).state
-        task = state.workflow_task
-        assert task is not None
-        # A sticky worker has the workflow cached: it only needs what happened since.
-        sticky = task.task_queue != state.task_queue
-        events = await self.core.read_events(
-            dispatch.key, state.previous_started_event_id + 1 if sticky else 1
-        )
-        events.extend(transient)
-        token = TaskToken(*_key_fields(dispatch.key), task.scheduled_event_id, task.attempt)
-        response = PollWorkflowTaskQueueResponse(
-            task_token=token.encode(),
-            workflow_execution=_execution(state),
-            workflow_type=state.start.workflow_type,
-            previous_started_event_id=state.previous_started_event_id,
-            started_event_id=task.started_event_id,
-            attempt=task.attempt,
-            history=History(events=events),
-            workflow_execution_task_queue=TaskQueue(name=state.task_queue, kind=1),
-            messages=self.updates.messages(dispatch.key, task.started_event_id - 1),
-        )
-        response.scheduled_time.FromDatetime(task.scheduled_time)
-        if task.started_time is not None:
-            response.started_time.FromDatetime(task.started_time)
-        return response
+    ) -> PollWorkflowTaskQueueResponse | None:  # type: ignore[type-arg]
+        async with self.core.reading(dispatch.key) as state:
+            task = state.workflow_task
+            if task is None or task.started_event_id == 0:
+                return None  # it ended (timed out, the run closed) before it could be handed out
+            # A sticky worker has the workflow cached: it only needs what happened since.
+            sticky = task.task_queue != state.task_queue
+            events = await self.core.read_events(
+                dispatch.key, state.previous_started_event_id + 1 if sticky else 1
+            )
+            events.extend(transient)
+            token = TaskToken(*_key_fields(dispatch.key), task.scheduled_event_id, task.attempt)
+            response = PollWorkflowTaskQueueResponse(
+                task_token=token.encode(),
+                workflow_execution=_execution(state),
+                workflow_type=state.start.workflow_type,
+                previous_started_event_id=state.previous_started_event_id,
+                started_event_id=task.started_event_id,
+                attempt=task.attempt,
+                history=History(events=events),
+                workflow_execution_task_queue=TaskQueue(name=state.task_queue, kind=1),
+                messages=self.updates.messages(dispatch.key, task.started_event_id - 1),
+            )
+            response.scheduled_time.CopyFrom(codec.timestamp(task.scheduled_time))
+            if task.started_time is not None:
+                response.started_time.CopyFrom(codec.timestamp(task.started_time))
+            return response
 
-    async def complete_workflow_task(self, request: RespondWorkflowTaskCompletedRequest) -> None:
+    async def complete_workflow_task(
+        self, request: RespondWorkflowTaskCompletedRequest
+    ) -> list[PollActivityTaskQueueResponse]:
+        """Apply the worker's commands; returns the activity tasks it asked to run itself (eagerly)."""
         token = TaskToken.decode(request.task_token)
 
-        def change(m: Mutation) -> None:
+        def change(m: Mutation) -> list[ActivityInfo]:
             task = workflow_task.started_task(m.state, token.scheduled_event_id, token.attempt)
             if commands.closes_workflow(request.commands) and m.state.buffered_events:
                 # New events arrived while the worker decided to close: it must see them first.
@@ -126,21 +132,26 @@ class WorkerTasks:
                     Failure(message="UnhandledCommand"),
                     request.identity,
                 )
-                return
+                return []
             completed_event_id = workflow_task.complete(m, task, request)
             commands.apply(m, completed_event_id, request.commands, request.identity, request.messages)
             workflow_task.finish_completion(m, request.force_create_new_workflow_task)
             too_long = limits.history_limit_reason(m)
             if too_long is not None and m.state.running:
                 workflow.terminate(m, too_long, None, "history-service")
+            return activity.start_eagerly(m, request.identity)
 
         try:
-            await self.core.update(token.key, change)
+            eager = await self.core.update(token.key, change)
         except CommandError as error:
             await self._fail_workflow_task(
                 token, error.cause, Failure(message=error.message), request.identity
             )
             raise InvalidArgument(error.message) from None
+        if not eager:
+            return []
+        async with self.core.reading(token.key) as state:
+            return [_activity_task(state, info, request.namespace) for info in eager]
 
     async def fail_workflow_task(self, request: RespondWorkflowTaskFailedRequest) -> None:
         token = TaskToken.decode(request.task_token)
@@ -192,8 +203,8 @@ class WorkerTasks:
             request_id = str(uuid.uuid4())
             info = await self._start(dispatch, activity.record_started, identity, request_id)
             if info is not None:
-                state = (await self.core.load(dispatch.key)).state
-                return _activity_task(state, info, namespace)
+                async with self.core.reading(dispatch.key) as state:
+                    return _activity_task(state, info, namespace)
         return PollActivityTaskQueueResponse()
 
     async def _activity_key(
@@ -208,10 +219,11 @@ class WorkerTasks:
         if not activity_id:
             raise InvalidArgument("ActivityId is not set on request.")
         key = await self.core.resolve(namespace_id, workflow_id, run_id)
-        state = (await self.core.load(key)).state
-        if not state.running:
+        async with self.core.reading(key) as state:
+            running = state.running
+            info = state.activity_by_id(activity_id)
+        if not running:
             raise NotFound(WORKFLOW_COMPLETED)
-        info = state.activity_by_id(activity_id)
         if info is None:
             raise NotFound(
                 "invalid activityID or activity already timed out or invoking workflow is completed"
@@ -305,10 +317,10 @@ def _activity_task(
     )
     if info.heartbeat_details is not None:
         response.heartbeat_details.CopyFrom(info.heartbeat_details)
-    response.scheduled_time.FromDatetime(info.scheduled_time)
-    response.current_attempt_scheduled_time.FromDatetime(
-        info.current_attempt_scheduled_time or info.scheduled_time
+    response.scheduled_time.CopyFrom(codec.timestamp(info.scheduled_time))
+    response.current_attempt_scheduled_time.CopyFrom(
+        codec.timestamp(info.current_attempt_scheduled_time or info.scheduled_time)
     )
     if info.started_time is not None:
-        response.started_time.FromDatetime(info.started_time)
+        response.started_time.CopyFrom(codec.timestamp(info.started_time))
     return response

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.common.v1 import SearchAttributes, WorkflowExecution
 from temporalio.api.enums.v1 import (
     WorkflowExecutionStatus,
     WorkflowIdConflictPolicy,
@@ -69,9 +70,16 @@ class ParentLink:
         attributes.ClearField("identity")
 
 
+SearchAttributeCheck = Callable[[str, str, SearchAttributes], Awaitable[None]]
+
+
 class Workflows:
-    def __init__(self, core: HistoryCore) -> None:
+    def __init__(
+        self, core: HistoryCore, check_search_attributes: SearchAttributeCheck | None = None
+    ) -> None:
         self.core = core
+        # Refuses search attributes the namespace does not define, or of the wrong type.
+        self.check_search_attributes = check_search_attributes
 
     async def start(
         self,
@@ -82,6 +90,8 @@ class Workflows:
         parent: ParentLink | None = None,
     ) -> StartWorkflowExecutionResponse:
         _validate_start(request)
+        if self.check_search_attributes is not None:
+            await self.check_search_attributes(namespace, namespace_id, request.search_attributes)
         if not request.request_id:
             request.request_id = str(uuid.uuid4())
         async with self.core.locked(namespace_id, request.workflow_id):
@@ -311,8 +321,8 @@ class Workflows:
         self, namespace_id: str, execution: WorkflowExecution
     ) -> DescribeWorkflowExecutionResponse:
         key = await self._resolve(namespace_id, execution)
-        state = (await self.core.load(key)).state
-        return describe_execution(state)
+        async with self.core.reading(key) as state:
+            return describe_execution(state)
 
     async def _resolve(self, namespace_id: str, execution: WorkflowExecution) -> ExecutionKey:
         if not execution.workflow_id:

@@ -15,17 +15,21 @@ from collections.abc import Callable
 
 from temporalio.api.operatorservice.v1 import service_pb2 as operator_service_pb2
 
+from clepsydra.api.batch_service import BatchService
 from clepsydra.api.deletion_service import DeletionService
 from clepsydra.api.namespace_service import NamespaceService
 from clepsydra.api.operator_service import OperatorService
 from clepsydra.api.task_queue_service import TaskQueueService
 from clepsydra.api.visibility_service import VisibilityService
+from clepsydra.batch.jobs import BatchJobs
+from clepsydra.batch.operations import BatchOperations
 from clepsydra.cleanup.deletion import RunDeleter
 from clepsydra.cleanup.reclaim import NamespaceReclaimer
 from clepsydra.cleanup.retention import SWEEP_INTERVAL_SECONDS, RetentionSweeper
 from clepsydra.clock import Clock
 from clepsydra.errors import InvalidArgument
 from clepsydra.history.core import HistoryCore
+from clepsydra.history.workflows import Workflows
 from clepsydra.matching.task_queues import Matching
 from clepsydra.namespaces import Namespaces
 from clepsydra.visibility.attributes import AttrType
@@ -52,11 +56,14 @@ class Administration:
         self.deleter = RunDeleter(core)
         self.retention = RetentionSweeper(store, namespaces, self.deleter, clock, retention_interval)
         self.reclaimer = NamespaceReclaimer(store, namespaces, self.deleter)
+        operations = BatchOperations(Workflows(core), self.deleter)
+        self.batches = BatchJobs(store, namespaces, self.registry, operations, clock)
         self.workflow_service_parts: list[object] = [
             NamespaceService(namespaces),
             VisibilityService(Visibility(store, namespaces, self.registry)),
             TaskQueueService(namespaces, matching, clock, address),
             DeletionService(namespaces, core, self.deleter),
+            BatchService(self.batches),
         ]
         self.operator_service = OperatorService(namespaces, self.registry, self.reclaimer, address)
         self._store = store
@@ -76,15 +83,17 @@ class Administration:
         await self.registry.add(namespace, wanted)
 
     def start(self) -> None:
-        """Resume deleting namespaces marked deleted, and start the retention sweeps."""
+        """Resume deleting namespaces marked deleted and running batch jobs; start the retention sweeps."""
         self.reclaimer.start()
         self._background = [
+            asyncio.create_task(self.batches.resume(), name="batch-resume"),
             asyncio.create_task(self.retention.run(), name="retention"),
             asyncio.create_task(self._refresh_statistics(), name="statistics"),
         ]
 
     async def stop(self) -> None:
         await self.reclaimer.stop()
+        await self.batches.close()
         for task in self._background:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -94,7 +103,7 @@ class Administration:
         """Keep the planner's picture of the visibility table current as it grows."""
         while True:
             try:
-                await self._store.refresh_visibility_statistics()  # type: ignore[attr-defined]
+                await self._store.refresh_visibility_statistics()
             except Exception:
                 log.exception("could not refresh query planner statistics")
             await asyncio.sleep(STATISTICS_INTERVAL_SECONDS)

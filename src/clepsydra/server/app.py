@@ -22,9 +22,11 @@ from clepsydra.history.transfers import TransferActions
 from clepsydra.history.updates import Updates
 from clepsydra.history.worker_tasks import WorkerTasks
 from clepsydra.history.workflows import Workflows
+from clepsydra.http.frontends import WebConfig, WebFrontends
 from clepsydra.matching.task_queues import Matching
 from clepsydra.namespaces import DEFAULT_NAMESPACE, Namespaces
 from clepsydra.server.admin import OPERATOR_SERVICE, Administration
+from clepsydra.store import factory
 from clepsydra.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -37,9 +39,14 @@ class ServerConfig:
     ip: str = "127.0.0.1"
     port: int = 7233
     db_filename: str | None = None
+    # A database URL (postgresql://..., sqlite:///...); when set, it wins over db_filename and the
+    # schema must have been migrated (`clepsydra db migrate`).
+    db_url: str | None = None
     namespaces: list[str] = field(default_factory=list)
     # Custom search attributes to register in every namespace at start: name → type name.
     search_attributes: dict[str, str] = field(default_factory=dict)
+    # The HTTP/JSON API and the web UI; off unless ports are given.
+    web: WebConfig = field(default_factory=WebConfig)
 
 
 class Server:
@@ -48,7 +55,11 @@ class Server:
     def __init__(self, config: ServerConfig, clock: Clock | None = None) -> None:
         self.config = config
         self.clock = clock or SystemClock()
-        self.store = SqliteStore(config.db_filename)
+        self.store = (
+            factory.open_store(factory.parse(config.db_url))
+            if config.db_url
+            else SqliteStore(config.db_filename)
+        )
         self.matching = Matching()
         self.core = HistoryCore(self.store, self.clock, self.matching)
         self.namespaces = Namespaces(self.store)
@@ -57,13 +68,16 @@ class Server:
         )
         self._grpc: grpc.aio.Server | None = None
         self._timer_loop: asyncio.Task[None] | None = None
+        self.web = WebFrontends(config.web, config.ip)
+        # Service full name → the objects serving its RPCs, first match wins (gRPC and HTTP alike).
+        self.implementations: dict[str, list[object]] = {}
         self.port = config.port
 
     async def start(self) -> None:
         await self.store.open()
         for name in [DEFAULT_NAMESPACE, *self.config.namespaces]:
             await self.namespaces.ensure(name)
-        workflows = Workflows(self.core)
+        workflows = Workflows(self.core, self.admin.registry.validate)
         queries = Queries(self.core)
         updates = Updates(self.core)
         self.core.transfers.bind(TransferActions(self.core, workflows).execute)
@@ -88,9 +102,13 @@ class Server:
                 ("grpc.so_reuseport", 0),
             ]
         )
+        self.implementations = {
+            WORKFLOW_SERVICE.full_name: [*self.admin.workflow_service_parts, service],
+            OPERATOR_SERVICE.full_name: [self.admin.operator_service],
+        }
         handlers = [
-            generic_handler(WORKFLOW_SERVICE, *self.admin.workflow_service_parts, service),
-            generic_handler(OPERATOR_SERVICE, self.admin.operator_service),
+            generic_handler(service_descriptor, *self.implementations[service_descriptor.full_name])
+            for service_descriptor in (WORKFLOW_SERVICE, OPERATOR_SERVICE)
         ]
         if isinstance(self.clock, SkippingClock):  # a time-skipping test server
             handlers.append(time_skipping_handler(self.core, self.clock))
@@ -101,6 +119,7 @@ class Server:
         if self.port == 0:
             raise OSError(f"cannot listen on {self.config.ip}:{self.config.port}")
         await self._grpc.start()
+        await self.web.start((WORKFLOW_SERVICE, OPERATOR_SERVICE), self.implementations)
 
     @property
     def address(self) -> str:
@@ -112,6 +131,7 @@ class Server:
 
     async def stop(self, grace: float = 2.0) -> None:
         self.matching.close()
+        await self.web.stop()
         if self._grpc is not None:
             await self._grpc.stop(grace)
         if self._timer_loop is not None:

@@ -9,9 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from clepsydra.engine.state import ExecutionKey
+
+if TYPE_CHECKING:
+    from clepsydra.visibility.attributes import AttrType
+    from clepsydra.visibility.compiler import Compiled
+
+# Where a page of the default list order starts: (close_sort, start time, run id) of the
+# last row of the previous page (see store/sqlite_visibility.py).
+Keyset = tuple[int, int, str]
+# Where a batch job stands: (start time in microseconds, run id) of the last run it handled.
+BatchCursor = tuple[int, str]
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,19 @@ class ExecutionWrite:
     successor: ExecutionWrite | None = None
 
 
+@dataclass(frozen=True)
+class BatchRecord:
+    """A batch operation: what was asked, how far it got, where to resume."""
+
+    namespace_id: str
+    job_id: str
+    running: bool
+    start_time: int  # microseconds since the epoch
+    request: bytes  # serialized StartBatchOperationRequest
+    progress: bytes  # serialized DescribeBatchOperationResponse
+    cursor: str | None  # the job's own resume point, opaque to the store
+
+
 class Store(Protocol):
     async def open(self) -> None: ...
     async def close(self) -> None: ...
@@ -129,3 +152,35 @@ class Store(Protocol):
     async def load_queue_tasks(self) -> list[StoredQueueTask]: ...
     async def load_timers(self) -> list[StoredTimer]: ...
     async def load_transfers(self) -> list[StoredTransfer]: ...
+
+    # -- visibility (store/sqlite_visibility.py) --------------------------------------------
+    async def list_visibility(
+        self, namespace_id: str, query: Compiled, page_size: int, after: Keyset | int | None
+    ) -> list[VisibilityRecord]: ...
+    async def count_visibility(self, namespace_id: str, query: Compiled) -> list[tuple[int | None, int]]: ...
+    def keyset(self, record: VisibilityRecord) -> Keyset: ...
+    async def custom_search_attributes(self, namespace_id: str) -> dict[str, str]: ...
+    async def add_custom_search_attributes(self, namespace_id: str, wanted: dict[str, AttrType]) -> None: ...
+    async def remove_custom_search_attributes(self, namespace_id: str, names: list[str]) -> None: ...
+    async def refresh_visibility_statistics(self) -> None: ...
+
+    # -- administration (store/sqlite_admin.py) ----------------------------------------------
+    async def update_namespace(self, record: NamespaceRecord) -> None: ...
+    async def delete_namespace(self, namespace_id: str) -> None: ...
+    async def delete_run(self, key: ExecutionKey) -> bool: ...
+    async def runs_closed_before(
+        self, namespace_id: str, cutoff: datetime, limit: int
+    ) -> list[ExecutionKey]: ...
+    async def runs_of_namespace(self, namespace_id: str, limit: int) -> list[ExecutionKey]: ...
+
+    # -- batch operations (store/sqlite_batch.py) --------------------------------------------
+    async def create_batch(self, record: BatchRecord) -> bool: ...
+    async def save_batch_progress(
+        self, namespace_id: str, job_id: str, running: bool, progress: bytes, cursor: str | None
+    ) -> None: ...
+    async def get_batch(self, namespace_id: str, job_id: str) -> BatchRecord | None: ...
+    async def list_batches(self, namespace_id: str, limit: int, offset: int) -> list[BatchRecord]: ...
+    async def running_batches(self) -> list[BatchRecord]: ...
+    async def batch_targets(
+        self, namespace_id: str, query: Compiled, after: BatchCursor | None, limit: int
+    ) -> list[tuple[ExecutionKey, BatchCursor]]: ...

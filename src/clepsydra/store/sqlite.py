@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from clepsydra.engine.codec import from_micros, to_micros
@@ -29,6 +30,7 @@ from clepsydra.store.base import (
 )
 from clepsydra.store.migrations import sqlite_migrations
 from clepsydra.store.sqlite_admin import SqliteAdmin
+from clepsydra.store.sqlite_batch import SqliteBatch
 from clepsydra.store.sqlite_visibility import SqliteVisibility
 
 T = TypeVar("T")
@@ -39,13 +41,23 @@ def _key(key: ExecutionKey) -> tuple[str, str, str]:
     return (key.namespace_id, key.workflow_id, key.run_id)
 
 
-class SqliteStore(SqliteVisibility, SqliteAdmin):
+@dataclass(frozen=True)
+class _Deletion:
+    """A done task's row: deleted in the next group commit, sharing its fsync, rather than in a
+    transaction (and fsync) of its own that would hold up every commit queued behind it."""
+
+    table: str
+    key: ExecutionKey
+    task_key: str
+
+
+class SqliteStore(SqliteVisibility, SqliteAdmin, SqliteBatch):
     def __init__(self, path: str | None) -> None:
         """`path` None keeps everything in memory, gone when the process ends."""
         self._path = path or ":memory:"
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._conn: sqlite3.Connection | None = None
-        self._pending: list[tuple[ExecutionWrite, asyncio.Future[None]]] = []
+        self._pending: list[tuple[ExecutionWrite | _Deletion, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         # namespace id → custom search attribute name → visibility column (see SqliteVisibility).
         self._custom_columns: dict[str, dict[str, str]] = {}
@@ -177,7 +189,7 @@ class SqliteStore(SqliteVisibility, SqliteAdmin):
 
     # -- commits ----------------------------------------------------------------------------
 
-    async def commit(self, write: ExecutionWrite) -> None:
+    async def commit(self, write: ExecutionWrite | _Deletion) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((write, future))
         if self._flusher is None:
@@ -202,7 +214,7 @@ class SqliteStore(SqliteVisibility, SqliteAdmin):
         finally:
             self._flusher = None
 
-    def _commit_batch(self, writes: list[ExecutionWrite]) -> list[BaseException | None]:
+    def _commit_batch(self, writes: list[ExecutionWrite | _Deletion]) -> list[BaseException | None]:
         conn = self.conn
         outcomes: list[BaseException | None] = []
         conn.execute("BEGIN IMMEDIATE")
@@ -210,7 +222,10 @@ class SqliteStore(SqliteVisibility, SqliteAdmin):
             for write in writes:
                 conn.execute("SAVEPOINT w")
                 try:
-                    self._apply(write)
+                    if isinstance(write, _Deletion):
+                        self._delete(write.table, write.key, write.task_key)
+                    else:
+                        self._apply(write)
                     outcomes.append(None)
                 except (ConditionFailed, sqlite3.IntegrityError) as error:
                     conn.execute("ROLLBACK TO w")
@@ -301,10 +316,10 @@ class SqliteStore(SqliteVisibility, SqliteAdmin):
     # -- tasks ------------------------------------------------------------------------------
 
     async def delete_timer(self, key: ExecutionKey, task_key: str) -> None:
-        await self._run(self._delete, "timers", key, task_key)
+        await self.commit(_Deletion("timers", key, task_key))
 
     async def delete_transfer(self, key: ExecutionKey, task_key: str) -> None:
-        await self._run(self._delete, "transfer_tasks", key, task_key)
+        await self.commit(_Deletion("transfer_tasks", key, task_key))
 
     async def load_transfers(self) -> list[StoredTransfer]:
         def read() -> list[StoredTransfer]:
@@ -317,7 +332,7 @@ class SqliteStore(SqliteVisibility, SqliteAdmin):
         return result
 
     async def delete_queue_task(self, key: ExecutionKey, task_key: str) -> None:
-        await self._run(self._delete, "queue_tasks", key, task_key)
+        await self.commit(_Deletion("queue_tasks", key, task_key))
 
     def _delete(self, table: str, key: ExecutionKey, task_key: str) -> None:
         self.conn.execute(f"DELETE FROM {table} WHERE {_KEY} AND task_key = ?", (*_key(key), task_key))

@@ -16,7 +16,7 @@ from temporalio.api.common.v1 import SearchAttributes
 
 from clepsydra.engine.codec import from_micros, to_micros
 from clepsydra.engine.state import ExecutionKey
-from clepsydra.store.base import VisibilityRecord
+from clepsydra.store.base import Keyset, VisibilityRecord
 from clepsydra.visibility import values
 from clepsydra.visibility.attributes import COLUMN_TYPES, PREDEFINED, AttrType, Storage, assign_columns
 from clepsydra.visibility.compiler import Compiled
@@ -35,8 +35,6 @@ _SELECT = (
     " search_attributes, parent_workflow_id, parent_run_id, root_workflow_id, root_run_id"
     " FROM executions_visibility"
 )
-# Where a page of the default order starts: after (close_sort, start_time, run_id).
-Keyset = tuple[int, int, str]
 
 
 class SqliteVisibility:

@@ -51,7 +51,7 @@ class Visibility:
         compiled = await self._compile(
             namespace_id, lambda schema: compile_query(query, schema, counting=True)
         )
-        rows = await self._store.count_visibility(namespace_id, compiled)  # type: ignore[attr-defined]
+        rows = await self._store.count_visibility(namespace_id, compiled)
         response = CountWorkflowExecutionsResponse(count=sum(count for _, count in rows))
         if compiled.group_by_status:
             for status, count in rows:
@@ -113,7 +113,7 @@ class Visibility:
     ) -> tuple[list[WorkflowExecutionInfo], bytes]:
         size = MAX_PAGE_SIZE if page_size <= 0 else min(page_size, MAX_PAGE_SIZE)
         after = _decode_token(token, ordered=bool(compiled.order_by))
-        records: list[VisibilityRecord] = await self._store.list_visibility(  # type: ignore[attr-defined]
+        records: list[VisibilityRecord] = await self._store.list_visibility(
             namespace_id, compiled, size, after
         )
         next_token = b""
@@ -121,7 +121,7 @@ class Visibility:
             if compiled.order_by:
                 next_token = json.dumps({"offset": (after or 0) + size}).encode()
             else:
-                after_last = self._store.keyset(records[-1])  # type: ignore[attr-defined]
+                after_last = self._store.keyset(records[-1])
                 next_token = json.dumps({"after": list(after_last)}).encode()
         schema = await self._registry.schema(namespace_id)
         return [execution_info(r, schema) for r in records], next_token

@@ -22,7 +22,7 @@ class SearchAttributeRegistry:
         self._namespaces = namespaces
 
     async def schema(self, namespace_id: str) -> Schema:
-        columns = await self._store.custom_search_attributes(namespace_id)  # type: ignore[attr-defined]
+        columns = await self._store.custom_search_attributes(namespace_id)
         return Schema({column: name for name, column in columns.items()})
 
     async def custom(self, namespace: str) -> dict[str, AttrType]:
@@ -46,7 +46,7 @@ class SearchAttributeRegistry:
                 )
             types[name] = type_
         try:
-            await self._store.add_custom_search_attributes(namespace_id, types)  # type: ignore[attr-defined]
+            await self._store.add_custom_search_attributes(namespace_id, types)
         except TooMany as error:
             raise InvalidArgument(str(error)) from None
         self._namespaces.forget(namespace)
@@ -56,7 +56,7 @@ class SearchAttributeRegistry:
         reserved = [n for n in names if n in SYSTEM or n in PREDEFINED]
         if reserved:
             raise InvalidArgument(f"Unable to remove non-custom search attributes: {', '.join(reserved)}.")
-        await self._store.remove_custom_search_attributes(namespace_id, names)  # type: ignore[attr-defined]
+        await self._store.remove_custom_search_attributes(namespace_id, names)
         self._namespaces.forget(namespace)
 
     async def validate(self, namespace: str, namespace_id: str, attributes: SearchAttributes) -> None:

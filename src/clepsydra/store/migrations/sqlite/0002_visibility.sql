@@ -74,3 +74,17 @@ CREATE TABLE custom_search_attributes (
     PRIMARY KEY (namespace_id, name),
     UNIQUE (namespace_id, column_name)
 );
+
+-- Batch operations (terminate, cancel, signal or delete the runs a query selects): the
+-- request, the progress shown by DescribeBatchOperation (a serialized
+-- DescribeBatchOperationResponse), and where to resume after a restart.
+CREATE TABLE batch_operations (
+    namespace_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    running INTEGER NOT NULL,
+    start_time INTEGER NOT NULL,
+    request BLOB NOT NULL,
+    progress BLOB NOT NULL,
+    cursor TEXT,
+    PRIMARY KEY (namespace_id, job_id)
+);

@@ -1,0 +1,118 @@
+"""The official web UI in headless Chromium against a server with a few workflows: the list shows
+them, filters by status and by search attribute, and a workflow opens on its event history and
+result. Screenshots go to $CLEPSYDRA_ARTIFACTS_DIR (or a temporary directory, printed).
+
+Needs Debian's `chromium` (`apt-get install -y chromium`) and the `playwright` package (its
+browser downloads are not used); skipped without them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.worker import Worker
+
+from tests.http.conftest import SEARCH_ATTRIBUTE, HttpServer
+from tests.http.workflows import Greeting
+from tests.server_process import use_reference
+
+playwright_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),
+    pytest.mark.skipif(use_reference(), reason="Clepsydra's own UI server"),
+]
+WAIT_MS = 90_000  # an upper bound for a busy machine, not an expectation
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Any]:
+    async with playwright_api.async_playwright() as p:
+        # --no-sandbox: tests may run as root in a container, where Chromium's sandbox cannot start.
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = os.environ.get("CLEPSYDRA_ARTIFACTS_DIR")
+    path = Path(target) / "ui" if target else tmp_path_factory.mktemp("ui-screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    print(f"UI screenshots in {path}")
+    return path
+
+
+async def start_workflows(client: Client) -> dict[str, str]:
+    """A running, a completed, a failed and a completed-with-search-attribute workflow."""
+    suffix = uuid.uuid4().hex[:8]
+    ids = {kind: f"ui-{kind}-{suffix}" for kind in ("running", "completed", "failed", "tagged")}
+    task_queue = f"ui-{suffix}"
+    tag = TypedSearchAttributes(
+        [SearchAttributePair(SearchAttributeKey.for_keyword(SEARCH_ATTRIBUTE), suffix)]
+    )
+    async with Worker(client, task_queue=task_queue, workflows=[Greeting]):
+        await client.start_workflow(Greeting.run, "Hello", id=ids["running"], task_queue=task_queue)
+        completed = await client.start_workflow(
+            Greeting.run, "now", id=ids["completed"], task_queue=task_queue
+        )
+        failed = await client.start_workflow(Greeting.run, "fail", id=ids["failed"], task_queue=task_queue)
+        tagged = await client.start_workflow(
+            Greeting.run, "now", id=ids["tagged"], task_queue=task_queue, search_attributes=tag
+        )
+        assert await completed.result() == "now, world!"
+        assert await tagged.result() == "now, world!"
+        with pytest.raises(WorkflowFailureError):
+            await failed.result()
+    return ids | {"tag": suffix}
+
+
+async def shows(page: Any, text: str) -> None:
+    """Wait until the page shows `text` (the app renders what it fetched in one go)."""
+    await page.wait_for_function("t => document.body.innerText.includes(t)", arg=text, timeout=WAIT_MS)
+
+
+async def text_of(page: Any) -> str:
+    return str(await page.inner_text("body"))
+
+
+async def test_ui_lists_filters_and_opens_workflows(
+    http_server: HttpServer, sdk_client: Client, browser: Any, screenshots: Path
+) -> None:
+    ids = await start_workflows(sdk_client)
+    page = await browser.new_page(viewport={"width": 1400, "height": 900})
+    workflows = f"{http_server.ui_url}/namespaces/default/workflows"
+    try:
+        await page.goto(workflows)
+        for kind in ("running", "completed", "failed", "tagged"):
+            await shows(page, ids[kind])
+        await page.screenshot(path=screenshots / "1-workflow-list.png")
+
+        failed_only = 'ExecutionStatus="Failed"'
+        await page.goto(f"{workflows}?query={quote(failed_only)}")
+        await shows(page, ids["failed"])  # the filtered list has arrived: nothing else is in it
+        assert ids["completed"] not in await text_of(page)
+        await page.screenshot(path=screenshots / "2-failed-only.png")
+
+        by_tag = f'{SEARCH_ATTRIBUTE}="{ids["tag"]}"'
+        await page.goto(f"{workflows}?query={quote(by_tag)}")
+        await shows(page, ids["tagged"])
+        assert ids["running"] not in await text_of(page)
+        await page.screenshot(path=screenshots / "3-by-search-attribute.png")
+
+        await page.get_by_role("link", name=ids["tagged"], exact=True).first.click()
+        await shows(page, '"now, world!"')  # its result
+        await page.get_by_role("tab", name="Event History").first.click()
+        await shows(page, "Workflow Execution Completed")  # its event history
+        await page.screenshot(path=screenshots / "4-completed-workflow.png", full_page=True)
+    finally:
+        await page.close()

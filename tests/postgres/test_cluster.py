@@ -1,0 +1,175 @@
+"""Pieces for several processes on one database: shard leases fencing writes, and word
+of new tasks from one store to another. Each "process" here is a store and a set of
+leases of its own; a process's death is its lease's expiry, set in the database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from clepsydra.engine.state import ExecutionKey
+from clepsydra.store import postgres_schema
+from clepsydra.store.base import ExecutionWrite
+from clepsydra.store.postgres import PostgresStore
+from clepsydra.store.postgres_shards import ShardLeases, ShardOwnershipLost, shard_count, shard_of
+from tests.postgres.database import fresh_database
+from tests.store.helpers import key, queue_task, start, timer, transfer
+
+GUARD = 30.0  # only against hanging; nothing waits on a clock
+
+
+@pytest.fixture
+async def url() -> AsyncIterator[str]:
+    async with fresh_database("clepsydra_cluster") as database:
+        conn = await asyncpg.connect(database)
+        try:
+            await postgres_schema.migrate(conn, shards=4)
+        finally:
+            await conn.close()
+        yield database
+
+
+@pytest.fixture
+async def stores(url: str) -> AsyncIterator[tuple[PostgresStore, PostgresStore]]:
+    a, b = PostgresStore(url, pool_size=2), PostgresStore(url, pool_size=2)
+    await a.open()
+    await b.open()
+    yield a, b
+    await a.close()
+    await b.close()
+
+
+async def expire(store: PostgresStore, owner: str) -> None:
+    """What a dead process leaves: leases nobody renews, past their expiry."""
+    await store.pool.execute(
+        "UPDATE shards SET lease_expires = clock_timestamp() - interval '1 second' WHERE owner = $1", owner
+    )
+    await store.pool.execute(
+        "UPDATE members SET expires = clock_timestamp() - interval '1 second' WHERE owner = $1", owner
+    )
+
+
+async def test_the_shard_count_is_set_at_the_first_migration_and_kept(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        assert await shard_count(conn) == 4
+        await postgres_schema.migrate(conn)  # again, without a count: unchanged
+        with pytest.raises(postgres_schema.ShardCountFixed):
+            await postgres_schema.migrate(conn, shards=8)
+        assert await conn.fetchval("SELECT count(*) FROM shards") == 4
+    finally:
+        await conn.close()
+
+
+def test_workflows_spread_over_the_shards() -> None:
+    shards = [shard_of("ns", f"wf-{i}", 4) for i in range(400)]
+    assert {shards.count(s) > 50 for s in range(4)} == {True}
+    assert shard_of("ns", "wf-1", 4) == shard_of("ns", "wf-1", 4)
+
+
+async def test_a_live_lease_keeps_its_shard_and_an_expired_one_is_taken_over(
+    stores: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = stores
+    first, second = ShardLeases(a.pool, "a"), ShardLeases(b.pool, "b")
+    lease = await first.acquire(0)
+    assert lease is not None
+    assert await second.acquire(0) is None
+    assert await first.renew(lease)
+    await expire(a, "a")
+    taken = await second.acquire(0)
+    assert taken is not None and taken.range_id == lease.range_id + 1
+    assert not await first.renew(lease)  # the old owner learns it lost the shard
+    assert first.held == {}
+
+
+async def test_a_process_that_lost_its_shard_cannot_commit_even_before_it_knows(
+    stores: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = stores
+    k = key()
+    shard = shard_of(k.namespace_id, k.workflow_id, 4)
+    leases_a, leases_b = ShardLeases(a.pool, "a"), ShardLeases(b.pool, "b")
+    a.fence = lambda key: leases_a.lease_for(key, 4)
+    b.fence = lambda key: leases_b.lease_for(key, 4)
+    with pytest.raises(ShardOwnershipLost):  # nobody may write a shard it does not hold
+        await a.commit(start(k))
+    await leases_a.acquire(shard)
+    await a.commit(start(k))
+
+    await expire(a, "a")  # a pauses past its lease; b takes the shard over
+    await leases_b.acquire(shard)
+    with pytest.raises(ShardOwnershipLost):
+        await a.commit(ExecutionWrite(k, b"from a", 1))  # a still believes it holds the lease
+    await b.commit(ExecutionWrite(k, b"from b", 1))
+    assert await b.get_execution(k) == (b"from b", 2)
+
+
+async def test_processes_share_the_shards_and_take_over_those_of_a_dead_one(
+    stores: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = stores
+    leases_a, leases_b = ShardLeases(a.pool, "a"), ShardLeases(b.pool, "b")
+    await leases_a.balance()
+    assert sorted(leases_a.held) == [0, 1, 2, 3]  # alone: all of them
+    await leases_b.balance()  # b comes: a gives back half at its next round
+    await leases_a.balance()
+    await leases_b.balance()
+    assert len(leases_a.held) == len(leases_b.held) == 2
+    assert set(leases_a.held).isdisjoint(leases_b.held)
+    await expire(a, "a")
+    await leases_b.balance()
+    assert sorted(leases_b.held) == [0, 1, 2, 3]
+    await leases_b.leave()
+    await leases_a.balance()  # back from its pause: all shards are free again
+    assert sorted(leases_a.held) == [0, 1, 2, 3]
+
+
+async def test_a_store_hears_of_tasks_committed_by_another(
+    stores: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = stores
+    heard: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+    await b.listen_tasks(lambda namespace_id, task_queue: heard.put_nowait((namespace_id, task_queue)))
+    a.notify_tasks = True
+    k = key()
+    await a.commit(
+        start(k, queue_tasks=[queue_task(k, "q1", "orders\neu"), queue_task(k, "q2", "orders\neu")])
+    )
+    async with asyncio.timeout(GUARD):
+        assert await heard.get() == ("ns", "orders\neu")  # one notice per queue and commit
+    [task] = [t for t in await b.load_queue_tasks_of("ns", "orders\neu") if t.task_key == "q2"]
+    assert task.key == k
+    assert heard.empty()
+
+
+async def test_a_store_hears_of_history_written_by_another(
+    stores: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = stores
+    heard: asyncio.Queue[ExecutionKey] = asyncio.Queue()
+    await b.listen_history(heard.put_nowait)
+    a.notify_history = True
+    k = key("wf\nwith a newline")
+    await a.commit(start(k, history_batch=(1, b"events")))
+    await a.commit(ExecutionWrite(k, b"no events", 1))  # nothing for long polls to see
+    await a.commit(ExecutionWrite(k, b"closed", 2, closed=True))
+    async with asyncio.timeout(GUARD):
+        assert [await heard.get(), await heard.get()] == [k, k]
+    assert heard.empty()
+
+
+async def test_timers_and_transfers_load_by_shard(stores: tuple[PostgresStore, PostgresStore]) -> None:
+    a, _ = stores
+    keys = [key(f"wf-{i}") for i in range(12)]
+    for k in keys:
+        await a.commit(start(k, timers=[timer(k, "t")], transfers=[transfer(k, "x")]))
+    for shard in range(4):
+        mine = sorted(k.workflow_id for k in keys if shard_of(k.namespace_id, k.workflow_id, 4) == shard)
+        assert sorted(t.key.workflow_id for t in await a.load_timers(shards=[shard])) == mine
+        assert sorted(t.key.workflow_id for t in await a.load_transfers(shards=[shard])) == mine
+    assert len(await a.load_timers(shards=[0, 1, 2, 3])) == len(await a.load_timers()) == 12
+    assert await a.load_transfers(shards=[]) == []
