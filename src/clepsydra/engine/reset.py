@@ -70,7 +70,9 @@ def reset(
         ),
     )
     state.previous_started_event_id = started.event_id
-    for later in events[finish_event_id:]:  # ids are dense from 1: these come after the reset point
+    # Signals after the reset point, including those still buffered behind a workflow task
+    # in flight in the base run (ids are dense from 1: these slices follow the reset point).
+    for later in [*events[finish_event_id:], *base.buffered_events]:
         if later.HasField("workflow_execution_signaled_event_attributes"):
             signal = later.workflow_execution_signaled_event_attributes
             workflow.signal(m, signal.signal_name, signal.input, signal.identity, signal.header, "")
