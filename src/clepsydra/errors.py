@@ -63,3 +63,7 @@ WORKFLOW_COMPLETED = "workflow execution already completed"
 
 class ConditionFailed(Exception):
     """The store refused a write because the execution changed since it was read."""
+
+
+class ShardOwnershipLost(ConditionFailed):
+    """The shard of the execution was acquired by another process since this one acquired it."""

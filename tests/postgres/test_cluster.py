@@ -1,5 +1,5 @@
 """Pieces for several processes on one database: shard leases fencing writes, and word
-of new tasks from one store to another. Each "process" here is a store and a set of
+of changes and backlogs from one store to another. Each "process" here is a store and a set of
 leases of its own; a process's death is its lease's expiry, set in the database."""
 
 from __future__ import annotations
@@ -95,8 +95,6 @@ async def test_a_process_that_lost_its_shard_cannot_commit_even_before_it_knows(
     leases_a, leases_b = ShardLeases(a.pool, "a"), ShardLeases(b.pool, "b")
     a.fence = lambda key: leases_a.lease_for(key, 4)
     b.fence = lambda key: leases_b.lease_for(key, 4)
-    with pytest.raises(ShardOwnershipLost):  # nobody may write a shard it does not hold
-        await a.commit(start(k))
     await leases_a.acquire(shard)
     await a.commit(start(k))
 
@@ -128,47 +126,57 @@ async def test_processes_share_the_shards_and_take_over_those_of_a_dead_one(
     assert sorted(leases_a.held) == [0, 1, 2, 3]
 
 
-async def test_a_store_hears_of_tasks_committed_by_another(
+async def test_the_owner_hears_of_a_change_made_by_a_process_that_does_not_own_it(
     stores: tuple[PostgresStore, PostgresStore],
 ) -> None:
     a, b = stores
-    heard: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-    await b.listen_tasks(lambda namespace_id, task_queue: heard.put_nowait((namespace_id, task_queue)))
-    a.notify_tasks = True
-    k = key()
-    await a.commit(
-        start(k, queue_tasks=[queue_task(k, "q1", "orders\neu"), queue_task(k, "q2", "orders\neu")])
-    )
-    async with asyncio.timeout(GUARD):
-        assert await heard.get() == ("ns", "orders\neu")  # one notice per queue and commit
-    [task] = [t for t in await b.load_queue_tasks_of("ns", "orders\neu") if t.task_key == "q2"]
-    assert task.key == k
-    assert heard.empty()
-
-
-async def test_a_store_hears_of_history_written_by_another(
-    stores: tuple[PostgresStore, PostgresStore],
-) -> None:
-    a, b = stores
-    heard: asyncio.Queue[ExecutionKey] = asyncio.Queue()
-    await b.listen_history(heard.put_nowait)
-    a.notify_history = True
+    heard: asyncio.Queue[tuple[str, ExecutionKey]] = asyncio.Queue()
+    await b.listen_executions(lambda origin, k: heard.put_nowait((origin, k)))
+    leases_a = ShardLeases(a.pool, "a")
+    a.fence, a.origin = (lambda k: leases_a.lease_for(k, 4)), "a"
     k = key("wf\nwith a newline")
-    await a.commit(start(k, history_batch=(1, b"events")))
-    await a.commit(ExecutionWrite(k, b"no events", 1))  # nothing for long polls to see
-    await a.commit(ExecutionWrite(k, b"closed", 2, closed=True))
+    await a.commit(start(k, queue_tasks=[queue_task(k, "q1", "orders")], timers=[timer(k, "t")]))
     async with asyncio.timeout(GUARD):
-        assert [await heard.get(), await heard.get()] == [k, k]
+        assert await heard.get() == ("a", k)
+    queue_tasks, timers, transfers = await b.load_tasks_of(k)
+    assert [t.task_key for t in queue_tasks] == ["q1"]
+    assert [t.task_key for t in timers] == ["t"]
+    assert transfers == []
+
+    await leases_a.acquire(shard_of(k.namespace_id, k.workflow_id, 4))
+    await a.commit(ExecutionWrite(k, b"by its owner", 1))  # the owner tells nobody
+    await a.commit(ExecutionWrite(k, b"again", 2))
+    await asyncio.sleep(0.2)
     assert heard.empty()
+
+
+async def test_backlog_announcements_reach_every_process(
+    stores: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = stores
+    heard: asyncio.Queue[tuple[str, str, int, str]] = asyncio.Queue()
+    await a.listen_backlog(lambda *announcement: heard.put_nowait(announcement))
+    await b.listen_backlog(lambda *announcement: heard.put_nowait(announcement))
+    await a.announce_backlog("ns", "orders\neu", 2, "host-a:7233")
+    async with asyncio.timeout(GUARD):
+        assert [await heard.get(), await heard.get()] == [("ns", "orders\neu", 2, "host-a:7233")] * 2
 
 
 async def test_timers_and_transfers_load_by_shard(stores: tuple[PostgresStore, PostgresStore]) -> None:
     a, _ = stores
     keys = [key(f"wf-{i}") for i in range(12)]
     for k in keys:
-        await a.commit(start(k, timers=[timer(k, "t")], transfers=[transfer(k, "x")]))
+        await a.commit(
+            start(
+                k,
+                queue_tasks=[queue_task(k, "q", "tq")],
+                timers=[timer(k, "t")],
+                transfers=[transfer(k, "x")],
+            )
+        )
     for shard in range(4):
         mine = sorted(k.workflow_id for k in keys if shard_of(k.namespace_id, k.workflow_id, 4) == shard)
+        assert sorted(t.key.workflow_id for t in await a.load_queue_tasks(shards=[shard])) == mine
         assert sorted(t.key.workflow_id for t in await a.load_timers(shards=[shard])) == mine
         assert sorted(t.key.workflow_id for t in await a.load_transfers(shards=[shard])) == mine
     assert len(await a.load_timers(shards=[0, 1, 2, 3])) == len(await a.load_timers()) == 12

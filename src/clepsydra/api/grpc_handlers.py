@@ -16,7 +16,7 @@ from google.protobuf import any_pb2, message_factory
 from google.protobuf.descriptor import ServiceDescriptor
 from google.rpc import status_pb2
 
-from clepsydra.errors import ServiceError
+from clepsydra.errors import ConditionFailed, ServiceError
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
@@ -46,6 +46,8 @@ def _guarded(handler: Handler) -> Handler:
             return await handler(request, context)
         except ServiceError as error:
             await abort(context, error)
+        except ConditionFailed:  # changed by another process again and again: the caller retries
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the workflow changed meanwhile; try again")
         except Exception:
             log.exception("internal error in %s", handler.__name__)
             await context.abort(grpc.StatusCode.INTERNAL, "internal server error")

@@ -3,6 +3,9 @@ translation from the request to the services and back."""
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import grpc
 from temporalio.api.common.v1 import Payloads
 from temporalio.api.workflowservice.v1 import (
@@ -70,6 +73,7 @@ from temporalio.api.workflowservice.v1 import (
     UpdateWorkflowExecutionResponse,
 )
 
+from clepsydra.cluster.peers import Peers, forwarded
 from clepsydra.errors import InvalidArgument
 from clepsydra.history.queries import Queries
 from clepsydra.history.reads import HistoryReader
@@ -115,7 +119,11 @@ class WorkflowService:
         reader: HistoryReader,
         queries: Queries,
         updates: Updates,
+        peers: Peers | None = None,
     ) -> None:
+        """`peers`: the other processes on the same database, where polls go to fetch tasks
+        announced there; None for a process alone on its database."""
+        self.peers = peers
         self.namespaces = namespaces
         self.workflows = workflows
         self.worker_tasks = worker_tasks
@@ -215,12 +223,15 @@ class WorkflowService:
         self, request: PollWorkflowTaskQueueRequest, context: Context
     ) -> PollWorkflowTaskQueueResponse:
         namespace_id = await self.namespaces.id_of(request.namespace)
+        timeout, fetch = self._poll_plan(
+            context, "PollWorkflowTaskQueue", request, PollWorkflowTaskQueueResponse
+        )
         return await self.worker_tasks.poll_workflow_task(
             namespace_id,
-            request.namespace,
             request.task_queue.name,
             request.identity,
-            _poll_timeout(context),
+            timeout,
+            fetch,
         )
 
     async def RespondWorkflowTaskCompleted(
@@ -241,13 +252,28 @@ class WorkflowService:
         self, request: PollActivityTaskQueueRequest, context: Context
     ) -> PollActivityTaskQueueResponse:
         namespace_id = await self.namespaces.id_of(request.namespace)
+        timeout, fetch = self._poll_plan(
+            context, "PollActivityTaskQueue", request, PollActivityTaskQueueResponse
+        )
         return await self.worker_tasks.poll_activity_task(
             namespace_id,
             request.namespace,
             request.task_queue.name,
             request.identity,
-            _poll_timeout(context),
+            timeout,
+            fetch,
         )
+
+    def _poll_plan(
+        self, context: Context, method: str, request: Any, response_class: Any
+    ) -> tuple[float, Any]:
+        """How long a poll waits, and how it fetches tasks announced by other processes. A
+        poll forwarded here by another process answers at once, from what waits here."""
+        if self.peers is None:
+            return _poll_timeout(context), None
+        if forwarded(context):
+            return 0.0, None
+        return _poll_timeout(context), functools.partial(self.peers.fetch, method, request, response_class)
 
     async def RecordActivityTaskHeartbeat(
         self, request: RecordActivityTaskHeartbeatRequest, context: Context

@@ -5,6 +5,13 @@ lets the engine change it through a `Mutation`, and commits events, mutable stat
 and tasks in one conditional write. Only after the commit do its tasks reach the
 task queues and the timer queue, and do history watchers wake up. Any failure
 drops the cached copy: the store is the truth and the next caller reloads it.
+
+When several processes share the database, the owner of an execution's shard (see
+`clepsydra.cluster`) is the one that indexes its tasks and fires its timers. Another
+process may still change the execution (a child's news for its parent, say): the
+write is conditioned on the version read like any other, and the owner hears of it
+(`heard_of_change`) and indexes what it added. A write that finds the version moved
+is computed again from the store's state.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import contextlib
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -24,12 +31,13 @@ from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.api.history.v1 import History, HistoryEvent
 
 from clepsydra.clock import Clock
+from clepsydra.cluster.membership import Membership
 from clepsydra.engine import codec, workflow_task
 from clepsydra.engine.fire import fire
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionKey, ExecutionState
 from clepsydra.engine.tasks import QueueTask, TimerTask, TransferTask
-from clepsydra.errors import InvalidArgument, NotFound
+from clepsydra.errors import ConditionFailed, InvalidArgument, NotFound, ShardOwnershipLost
 from clepsydra.history.timer_queue import TimerQueue
 from clepsydra.history.transfer_queue import TransferQueue
 from clepsydra.matching.task_queues import Dispatch, Matching
@@ -48,6 +56,8 @@ T = TypeVar("T")
 CACHE_SIZE = 10_000
 # Most events of a run's history tail kept in memory (see Cached.tail).
 TAIL_EVENTS = 256
+# How many times a change is computed again after another process changed the execution.
+WRITE_ATTEMPTS = 5
 
 
 @dataclass
@@ -60,10 +70,13 @@ class Cached:
 
 
 class HistoryCore:
-    def __init__(self, store: Store, clock: Clock, matching: Matching) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, matching: Matching, membership: Membership | None = None
+    ) -> None:
         self.store = store
         self.clock = clock
         self.matching = matching
+        self.membership = membership or Membership()
         self.timers = TimerQueue(clock, self.fire_timer)
         self.transfers = TransferQueue()
         # Called with each committed mutation (e.g. to tell update waiters how far they got).
@@ -76,14 +89,50 @@ class HistoryCore:
 
     # -- start-up ---------------------------------------------------------------------------
 
-    async def recover(self) -> None:
-        """Re-arm everything the store says is pending: after a crash, work goes on."""
-        for stored in await self.store.load_queue_tasks():
+    async def recover(self, shards: Collection[int] | None = None) -> None:
+        """Re-arm everything the store says is pending (for the executions of `shards`, or
+        all): after a crash or a takeover, work goes on."""
+        by_shard = {} if shards is None else {"shards": shards}
+        self._index(
+            await self.store.load_queue_tasks(**by_shard),
+            await self.store.load_timers(**by_shard),
+            await self.store.load_transfers(**by_shard),
+        )
+
+    def _index(
+        self, queue_tasks: list[StoredQueueTask], timers: list[StoredTimer], transfers: list[StoredTransfer]
+    ) -> None:
+        for stored in queue_tasks:
             self.matching.add(Dispatch(stored.key, codec.loads(QueueTask, stored.data)))
-        for timer in await self.store.load_timers():
+        for timer in timers:
             self.timers.add(timer.key, codec.loads(TimerTask, timer.data))
-        for transfer in await self.store.load_transfers():
+        for transfer in transfers:
             self.transfers.add(transfer.key, codec.loads(TransferTask, transfer.data))
+
+    async def release(self, shards: Collection[int]) -> None:
+        """Shards now owned by another process: forget their cached executions. (Their timers
+        and transfers are dropped as they come up; see `owns`.)"""
+        for key in [k for k in self._cache if self._shard(k) in shards]:
+            del self._cache[key]
+
+    def heard_of_change(self, origin: str, key: ExecutionKey) -> None:
+        """Another process changed an execution: if it is ours, take in what the change added."""
+        if origin != self.membership.address and self.owns(key):
+            asyncio.get_running_loop().create_task(self._take_in(key))
+
+    async def _take_in(self, key: ExecutionKey) -> None:
+        self._cache.pop(key, None)
+        try:
+            self._index(*await self.store.load_tasks_of(key))  # type: ignore[attr-defined]
+        except Exception:
+            log.exception("could not load the tasks of %s", key)
+        self._notify(key)
+
+    def owns(self, key: ExecutionKey) -> bool:
+        return self.membership.owns(key.namespace_id, key.workflow_id)
+
+    def _shard(self, key: ExecutionKey) -> int:
+        return self.membership.shard(key.namespace_id, key.workflow_id)
 
     # -- locking and loading ----------------------------------------------------------------
 
@@ -177,26 +226,45 @@ class HistoryCore:
         done_timer: str | None = None,
         done_transfer: str | None = None,
     ) -> T:
-        cached = await self.load(key)
-        m = Mutation(cached.state, self.clock.now(), self.new_id)
-        try:
-            result = change(m)
-            workflow_task.schedule_if_needed(m)
-        except BaseException:
-            self._cache.pop(key, None)
-            raise
-        if m.has_writes:
-            await self.commit(
-                cached, m, done_queue_task=done_queue_task, done_timer=done_timer, done_transfer=done_transfer
-            )
-        else:
-            if done_queue_task is not None:
-                await self.store.delete_queue_task(key, done_queue_task)
-            if done_timer is not None:
-                await self.store.delete_timer(key, done_timer)
-            if done_transfer is not None:
-                await self.store.delete_transfer(key, done_transfer)
-        return result
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            cached = await self.load(key)
+            m = Mutation(cached.state, self.clock.now(), self.new_id)
+            try:
+                result = change(m)
+                workflow_task.schedule_if_needed(m)
+            except BaseException:
+                self._cache.pop(key, None)
+                raise
+            if not m.has_writes:
+                await self._delete_done(key, done_queue_task, done_timer, done_transfer)
+                return result
+            try:
+                await self.commit(
+                    cached,
+                    m,
+                    done_queue_task=done_queue_task,
+                    done_timer=done_timer,
+                    done_transfer=done_transfer,
+                )
+                return result
+            except ShardOwnershipLost:
+                self.membership.lost(key)  # write again, as a process that does not own it
+            except ConditionFailed:
+                if attempt == WRITE_ATTEMPTS:
+                    raise
+                log.debug("%s changed under a write; computing it again", key)
+        raise AssertionError("unreachable")
+
+    async def _delete_done(
+        self, key: ExecutionKey, queue_task: str | None, timer: str | None, transfer: str | None
+    ) -> None:
+        """A task that changed nothing is still done: delete it on its own."""
+        if queue_task is not None:
+            await self.store.delete_queue_task(key, queue_task)
+        if timer is not None:
+            await self.store.delete_timer(key, timer)
+        if transfer is not None:
+            await self.store.delete_transfer(key, transfer)
 
     @staticmethod
     def new_id() -> str:
@@ -241,6 +309,16 @@ class HistoryCore:
         self._remember(key, cached)
         if m.events:
             _extend_tail(cached, m.events)
+        if self.owns(key):  # otherwise its owner indexes the tasks when it hears of the change
+            self._index_new(key, m)
+        for listener in self.after_commit:
+            listener(m)
+        if m.events or m.closed:
+            self._notify(key)
+        for observe in self.observers:
+            observe(m.state)
+
+    def _index_new(self, key: ExecutionKey, m: Mutation) -> None:
         for task in _live(m, m.queue_tasks):
             if self.matching.released(key.namespace_id, task.task_queue):
                 asyncio.get_running_loop().create_task(self.sticky_worker_gone(Dispatch(key, task)))
@@ -250,12 +328,6 @@ class HistoryCore:
             self.timers.add(key, timer)
         for transfer in m.transfer_tasks:
             self.transfers.add(key, transfer)
-        for listener in self.after_commit:
-            listener(m)
-        if m.events or m.closed:
-            self._notify(key)
-        for observe in self.observers:
-            observe(m.state)
 
     async def sticky_worker_gone(self, dispatch: Dispatch) -> None:
         """A workflow task sits on the queue of a worker that shut down: move it now,
@@ -272,6 +344,8 @@ class HistoryCore:
     # -- durable timers ---------------------------------------------------------------------
 
     async def fire_timer(self, key: ExecutionKey, task: TimerTask) -> None:
+        if not self.owns(key):
+            return  # its shard moved: the new owner loaded the timer with the shard
         async with self.locked(key.namespace_id, key.workflow_id):
             cached = self._cache.get(key)
             if cached is not None and not cached.state.running:

@@ -73,7 +73,14 @@ class Queries:
         async with self.core.reading(dispatch.key) as state:
             events = await self.core.read_events(dispatch.key, 1)
             return PollWorkflowTaskQueueResponse(
-                task_token=json.dumps({"query": dispatch.query_id}).encode(),
+                # Names the workflow too, so that any process can route the answer to this one.
+                task_token=json.dumps(
+                    {
+                        "query": dispatch.query_id,
+                        "namespace_id": dispatch.key.namespace_id,
+                        "workflow_id": dispatch.key.workflow_id,
+                    }
+                ).encode(),
                 workflow_execution={"workflow_id": state.workflow_id, "run_id": state.run_id},
                 workflow_type=state.start.workflow_type,
                 previous_started_event_id=state.previous_started_event_id,

@@ -51,11 +51,16 @@ class TimerQueue:
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_FIRES)
         self._running: set[asyncio.Task[None]] = set()
+        # The timers in the heap or being fired, so that loading one twice fires it once.
+        self._known: set[tuple[ExecutionKey, TimerTask]] = set()
         # Set by time skipping: whether a timer is still worth skipping to (not a stale timeout).
         self.worth_skipping_to: Callable[[ExecutionKey, TimerTask], bool] | None = None
         clock.on_change(self._wake.set)
 
     def add(self, key: ExecutionKey, task: TimerTask) -> None:
+        if (key, task) in self._known:
+            return
+        self._known.add((key, task))
         self._push(task.fire_time, key, task)
 
     def alarm(self, when: datetime, callback: Callable[[], None]) -> Alarm:
@@ -138,6 +143,7 @@ class TimerQueue:
         self._wake.set()  # the clock may skip again once nothing is being fired
 
     async def _fire_one(self, key: ExecutionKey, task: TimerTask) -> None:
+        self._known.discard((key, task))
         try:
             await self._fire(key, task)
         except asyncio.CancelledError:

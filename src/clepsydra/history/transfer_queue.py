@@ -27,6 +27,8 @@ class TransferQueue:
         self._slots = asyncio.Semaphore(MAX_CONCURRENT)
         self._running: set[asyncio.Task[None]] = set()
         self._waiting: list[tuple[ExecutionKey, TransferTask]] = []
+        # The tasks waiting or under way, so that loading one twice runs it once.
+        self._known: set[tuple[ExecutionKey, TransferTask]] = set()
 
     @property
     def busy(self) -> bool:
@@ -41,14 +43,23 @@ class TransferQueue:
             self.add(key, task)
 
     def add(self, key: ExecutionKey, task: TransferTask) -> None:
+        if (key, task) in self._known:
+            return
         if self._execute is None:
             self._waiting.append((key, task))
             return
+        self._known.add((key, task))
         running = asyncio.get_running_loop().create_task(self._run(key, task))
         self._running.add(running)
         running.add_done_callback(self._running.discard)
 
     async def _run(self, key: ExecutionKey, task: TransferTask) -> None:
+        try:
+            await self._run_until_done(key, task)
+        finally:
+            self._known.discard((key, task))
+
+    async def _run_until_done(self, key: ExecutionKey, task: TransferTask) -> None:
         assert self._execute is not None
         while True:
             async with self._slots:

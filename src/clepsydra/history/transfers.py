@@ -31,6 +31,8 @@ class TransferActions:
         self.workflows = workflows
 
     async def execute(self, key: ExecutionKey, task: TransferTask) -> None:
+        if not self.core.owns(key):
+            return  # its shard moved: the new owner loaded the task with the shard
         try:
             source = (await self.core.load(key)).state
         except NotFound:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from temporalio.api.common.v1 import Payloads, WorkflowExecution
 from temporalio.api.enums.v1 import WorkflowTaskFailedCause
@@ -27,8 +30,11 @@ from clepsydra.history.core import HistoryCore
 from clepsydra.history.queries import Queries
 from clepsydra.history.tokens import TaskToken
 from clepsydra.history.updates import Updates
-from clepsydra.matching.task_queues import AnyDispatch, Dispatch, QueryDispatch
+from clepsydra.matching.task_queues import AnyDispatch, Dispatch, QueryDispatch, RemoteBacklog
 
+R = TypeVar("R")
+# Fetches a task from the process at an address (a poll forwarded there); None if it had none.
+Fetch = Callable[[str], Awaitable[R | None]]
 UNHANDLED_COMMAND = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND
 
 
@@ -38,14 +44,47 @@ class WorkerTasks:
         self.queries = queries
         self.updates = updates
 
-    async def _next(
-        self, namespace_id: str, task_queue: str, kind: QueueKind, identity: str, timeout: float
-    ) -> AnyDispatch | None:
+    async def _poll(
+        self,
+        namespace_id: str,
+        task_queue: str,
+        kind: QueueKind,
+        identity: str,
+        timeout: float,
+        fetch: Fetch[R] | None,
+        start: Callable[[AnyDispatch], Awaitable[R | None]],
+    ) -> R | None:
+        """The first task of the queue that could be started within `timeout`: from this
+        process, or (with `fetch`) from another one that announced tasks of the queue."""
         if not task_queue:
             raise InvalidArgument("TaskQueue is not set on request.")
-        return await self.core.matching.poll(
-            namespace_id, task_queue, kind, identity, self.core.clock.now(), timeout
-        )
+        matching = self.core.matching
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            remaining = max(0.0, deadline - loop.time())
+            item = await matching.poll(
+                namespace_id,
+                task_queue,
+                kind,
+                identity,
+                self.core.clock.now(),
+                remaining,
+                local_only=fetch is None or remaining == 0,
+            )
+            if item is None:
+                return None
+            if isinstance(item, RemoteBacklog):
+                assert fetch is not None
+                asked = time.monotonic()
+                response = await fetch(item.address)
+                if response is not None:
+                    return response
+                matching.drained(namespace_id, task_queue, kind, item.address, asked)
+                continue
+            response = await start(item)
+            if response is not None:
+                return response
 
     async def _start(self, dispatch: Dispatch, record, *args):  # type: ignore[no-untyped-def]
         """Mark a dispatched task started; None if it went stale while it waited."""
@@ -65,25 +104,24 @@ class WorkerTasks:
     # -- workflow tasks ---------------------------------------------------------------------
 
     async def poll_workflow_task(
-        self, namespace_id: str, namespace: str, task_queue: str, identity: str, timeout: float
+        self,
+        namespace_id: str,
+        task_queue: str,
+        identity: str,
+        timeout: float,
+        fetch: Fetch[PollWorkflowTaskQueueResponse] | None = None,
     ) -> PollWorkflowTaskQueueResponse:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while (remaining := deadline - loop.time()) > 0:
-            dispatch = await self._next(namespace_id, task_queue, QueueKind.WORKFLOW, identity, remaining)
-            if dispatch is None:
-                break
+        async def start(dispatch: AnyDispatch) -> PollWorkflowTaskQueueResponse | None:
             if isinstance(dispatch, QueryDispatch):
-                if self.queries.wanted(dispatch):
-                    return await self.queries.task(dispatch)
-                continue
+                return await self.queries.task(dispatch) if self.queries.wanted(dispatch) else None
             request_id = str(uuid.uuid4())
             transient = await self._start(dispatch, workflow_task.record_started, identity, request_id)
-            if transient is not None:
-                response = await self._workflow_task_response(dispatch, transient)
-                if response is not None:
-                    return response
-        return PollWorkflowTaskQueueResponse()
+            return None if transient is None else await self._workflow_task_response(dispatch, transient)
+
+        response = await self._poll(
+            namespace_id, task_queue, QueueKind.WORKFLOW, identity, timeout, fetch, start
+        )
+        return response or PollWorkflowTaskQueueResponse()
 
     async def _workflow_task_response(
         self, dispatch: Dispatch, transient: list
@@ -191,21 +229,27 @@ class WorkerTasks:
     # -- activity tasks ---------------------------------------------------------------------
 
     async def poll_activity_task(
-        self, namespace_id: str, namespace: str, task_queue: str, identity: str, timeout: float
+        self,
+        namespace_id: str,
+        namespace: str,
+        task_queue: str,
+        identity: str,
+        timeout: float,
+        fetch: Fetch[PollActivityTaskQueueResponse] | None = None,
     ) -> PollActivityTaskQueueResponse:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while (remaining := deadline - loop.time()) > 0:
-            dispatch = await self._next(namespace_id, task_queue, QueueKind.ACTIVITY, identity, remaining)
-            if dispatch is None:
-                break
+        async def start(dispatch: AnyDispatch) -> PollActivityTaskQueueResponse | None:
             assert isinstance(dispatch, Dispatch)  # queries only go to workflow task queues
             request_id = str(uuid.uuid4())
             info = await self._start(dispatch, activity.record_started, identity, request_id)
-            if info is not None:
-                async with self.core.reading(dispatch.key) as state:
-                    return _activity_task(state, info, namespace)
-        return PollActivityTaskQueueResponse()
+            if info is None:
+                return None
+            async with self.core.reading(dispatch.key) as state:
+                return _activity_task(state, info, namespace)
+
+        response = await self._poll(
+            namespace_id, task_queue, QueueKind.ACTIVITY, identity, timeout, fetch, start
+        )
+        return response or PollActivityTaskQueueResponse()
 
     async def _activity_key(
         self, namespace_id: str, token_bytes: bytes | None, workflow_id: str, run_id: str, activity_id: str

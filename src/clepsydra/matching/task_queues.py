@@ -4,12 +4,18 @@ A task reaches a queue only after the transaction that created it has committed,
 and its row stays in the store until the transaction that starts it deletes it;
 so these queues are a fast index over durable state, rebuilt from the store at
 start-up. A task handed to a poll that went away is put back at the front.
+
+When several processes share a database, each dispatches the tasks of the workflows it
+owns; tasks that find no poll waiting here are announced to the others (`on_backlog`),
+and a process that hears of them (`heard`) sends one of its waiting polls there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -50,12 +56,27 @@ class QueryDispatch:
 AnyDispatch = Dispatch | QueryDispatch
 
 
+@dataclass(frozen=True)
+class RemoteBacklog:
+    """Not a task: word that tasks of the queue wait at another process, for the poll to
+    fetch there."""
+
+    address: str
+
+
+Polled = AnyDispatch | RemoteBacklog
+
+
 @dataclass
 class TaskQueue:
     backlog: deque[AnyDispatch] = field(default_factory=deque)
-    polls: deque[asyncio.Future[AnyDispatch | None]] = field(default_factory=deque)
+    polls: deque[asyncio.Future[Polled | None]] = field(default_factory=deque)
     # identity → last time it polled, for DescribeTaskQueue.
     pollers: dict[str, datetime] = field(default_factory=dict)
+    # Other processes said to hold tasks of this queue: address → when we last heard so.
+    remote: dict[str, float] = field(default_factory=dict)
+    # (execution, task key) of the tasks in `backlog`, so that loading one twice queues it once.
+    queued: set[tuple[ExecutionKey, str]] = field(default_factory=set)
 
 
 class Matching:
@@ -63,21 +84,42 @@ class Matching:
         self._queues: dict[tuple[str, str, QueueKind], TaskQueue] = {}
         self._released: set[tuple[str, str]] = set()
         self._closed = False
+        # Called when a task is queued with no poll waiting for it (see the module's docstring).
+        self.on_backlog: Callable[[str, str, QueueKind], None] | None = None
 
     def queue(self, namespace_id: str, name: str, kind: QueueKind) -> TaskQueue:
         return self._queues.setdefault((namespace_id, name, kind), TaskQueue())
 
     def add(self, dispatch: AnyDispatch, front: bool = False) -> None:
         queue = self.queue(dispatch.key.namespace_id, dispatch.task_queue, dispatch.kind)
-        while queue.polls:
-            poll = queue.polls.popleft()
-            if not poll.done():
-                poll.set_result(dispatch)
-                return
+        if _identity(dispatch) in queue.queued:
+            return
+        if _hand_over(queue, dispatch):
+            return
+        queue.queued.add(_identity(dispatch))
         if front:
             queue.backlog.appendleft(dispatch)
         else:
             queue.backlog.append(dispatch)
+        if self.on_backlog is not None:
+            self.on_backlog(dispatch.key.namespace_id, dispatch.task_queue, dispatch.kind)
+
+    def heard(self, namespace_id: str, name: str, kind: QueueKind, address: str) -> None:
+        """Another process holds tasks of this queue: send a waiting poll there."""
+        queue = self.queue(namespace_id, name, kind)
+        queue.remote[address] = time.monotonic()
+        _hand_over(queue, RemoteBacklog(address))
+
+    def drained(self, namespace_id: str, name: str, kind: QueueKind, address: str, since: float) -> None:
+        """A poll sent to `address` at `since` found nothing: forget it, unless it has been
+        announced again meanwhile."""
+        remote = self.queue(namespace_id, name, kind).remote
+        if remote.get(address, since) < since:
+            del remote[address]
+
+    def waiting_backlogs(self) -> list[tuple[str, str, QueueKind]]:
+        """Queues with tasks and no poll here: what the other processes may want to hear of."""
+        return [name for name, queue in self._queues.items() if queue.backlog and not queue.polls]
 
     async def poll(
         self,
@@ -87,15 +129,21 @@ class Matching:
         identity: str,
         now: datetime,
         timeout: float,
-    ) -> AnyDispatch | None:
-        """The next task of the queue, or None if none came within `timeout` seconds."""
+        local_only: bool = False,
+    ) -> Polled | None:
+        """The next task of the queue, or None if none came within `timeout` seconds; or,
+        unless `local_only`, word of tasks at another process."""
         queue = self.queue(namespace_id, name, kind)
         queue.pollers[identity] = now
         if queue.backlog:
-            return queue.backlog.popleft()
-        if self._closed:
+            dispatch = queue.backlog.popleft()
+            queue.queued.discard(_identity(dispatch))
+            return dispatch
+        if not local_only and queue.remote:
+            return RemoteBacklog(max(queue.remote, key=queue.remote.__getitem__))
+        if self._closed or timeout <= 0:
             return None
-        waiter: asyncio.Future[AnyDispatch | None] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[Polled | None] = asyncio.get_running_loop().create_future()
         queue.polls.append(waiter)
         try:
             async with asyncio.timeout(timeout):
@@ -104,7 +152,7 @@ class Matching:
             return _received(waiter)
         except asyncio.CancelledError:
             received = _received(waiter)
-            if received is not None:
+            if received is not None and not isinstance(received, RemoteBacklog):
                 self.add(received, front=True)
             raise
         finally:
@@ -131,7 +179,23 @@ class Matching:
                     poll.set_result(None)
 
 
-def _received(waiter: asyncio.Future[AnyDispatch | None]) -> AnyDispatch | None:
+def _hand_over(queue: TaskQueue, item: Polled) -> bool:
+    """Give the item to the longest-waiting poll, if one waits."""
+    while queue.polls:
+        poll = queue.polls.popleft()
+        if not poll.done():
+            poll.set_result(item)
+            return True
+    return False
+
+
+def _identity(dispatch: AnyDispatch) -> tuple[ExecutionKey, str]:
+    if isinstance(dispatch, Dispatch):
+        return dispatch.key, dispatch.task.key
+    return dispatch.key, dispatch.query_id
+
+
+def _received(waiter: asyncio.Future[Polled | None]) -> Polled | None:
     """A task that was handed over just as the poll gave up."""
     if waiter.done() and not waiter.cancelled():
         return waiter.result()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from dataclasses import dataclass, field
 
 import grpc
@@ -15,6 +16,7 @@ from clepsydra.api.grpc_handlers import generic_handler
 from clepsydra.api.test_service import time_skipping_handler
 from clepsydra.api.workflow_service import WorkflowService
 from clepsydra.clock import Clock, SkippingClock, SystemClock
+from clepsydra.cluster.node import Cluster
 from clepsydra.history.core import HistoryCore
 from clepsydra.history.queries import Queries
 from clepsydra.history.reads import HistoryReader
@@ -32,6 +34,7 @@ from clepsydra.store.sqlite import SqliteStore
 log = logging.getLogger(__name__)
 WORKFLOW_SERVICE = workflow_service_pb2.DESCRIPTOR.services_by_name["WorkflowService"]
 MAX_MESSAGE_BYTES = 128 * 1024 * 1024
+LEADER_CHECK_SECONDS = 1.0
 
 
 @dataclass
@@ -47,6 +50,9 @@ class ServerConfig:
     search_attributes: dict[str, str] = field(default_factory=dict)
     # The HTTP/JSON API and the web UI; off unless ports are given.
     web: WebConfig = field(default_factory=WebConfig)
+    # host:port at which the other processes on a shared database reach this one; default
+    # ip:port (or this host's name:port when serving on every interface).
+    advertise_address: str | None = None
 
 
 class Server:
@@ -68,6 +74,8 @@ class Server:
         )
         self._grpc: grpc.aio.Server | None = None
         self._timer_loop: asyncio.Task[None] | None = None
+        self._cluster: Cluster | None = None
+        self._leading: asyncio.Task[None] | None = None
         self.web = WebFrontends(config.web, config.ip)
         # Service full name → the objects serving its RPCs, first match wins (gRPC and HTTP alike).
         self.implementations: dict[str, list[object]] = {}
@@ -81,10 +89,28 @@ class Server:
         queries = Queries(self.core)
         updates = Updates(self.core)
         self.core.transfers.bind(TransferActions(self.core, workflows).execute)
-        await self.core.recover()
         for name in [DEFAULT_NAMESPACE, *self.config.namespaces]:  # as `temporal server start-dev` does
             await self.admin.register_search_attributes(name, self.config.search_attributes)
-        self.admin.start()
+
+        self._grpc = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        self.port = self._grpc.add_insecure_port(f"{self.config.ip}:{self.config.port}")
+        if self.port == 0:
+            raise OSError(f"cannot listen on {self.config.ip}:{self.config.port}")
+        if self.store.shared:
+            self._cluster = Cluster(self.store, self.core, self.namespaces, self._advertised_address())
+            await self._cluster.start()
+        else:
+            await self.core.recover()
+        if self.core.membership.leader:
+            self.admin.start()
+        else:
+            self._leading = asyncio.create_task(self._lead(), name="leader-jobs")
         self._timer_loop = asyncio.create_task(self.core.timers.run(), name="timers")
 
         service = WorkflowService(
@@ -94,16 +120,15 @@ class Server:
             HistoryReader(self.core),
             queries,
             updates,
+            self._cluster.peers if self._cluster else None,
         )
-        self._grpc = grpc.aio.server(
-            options=[
-                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                ("grpc.so_reuseport", 0),
-            ]
-        )
+        workflow_service = [*self.admin.workflow_service_parts, service]
         self.implementations = {
-            WORKFLOW_SERVICE.full_name: [*self.admin.workflow_service_parts, service],
+            WORKFLOW_SERVICE.full_name: (
+                self._cluster.router.wrap(WORKFLOW_SERVICE, workflow_service)
+                if self._cluster
+                else workflow_service
+            ),
             OPERATOR_SERVICE.full_name: [self.admin.operator_service],
         }
         handlers = [
@@ -115,11 +140,21 @@ class Server:
         self._grpc.add_generic_rpc_handlers(handlers)
         health_servicer = await _health_servicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self._grpc)
-        self.port = self._grpc.add_insecure_port(f"{self.config.ip}:{self.config.port}")
-        if self.port == 0:
-            raise OSError(f"cannot listen on {self.config.ip}:{self.config.port}")
         await self._grpc.start()
         await self.web.start((WORKFLOW_SERVICE, OPERATOR_SERVICE), self.implementations)
+
+    async def _lead(self) -> None:
+        """Run the jobs that one process at a time runs, once this one is the one."""
+        while not self.core.membership.leader:
+            await asyncio.sleep(LEADER_CHECK_SECONDS)
+        self.admin.start()
+
+    def _advertised_address(self) -> str:
+        if self.config.advertise_address:
+            return self.config.advertise_address
+        ip = self.config.ip
+        host = socket.gethostname() if ip in ("0.0.0.0", "::", "") else ip
+        return f"{host}:{self.port}"
 
     @property
     def address(self) -> str:
@@ -134,10 +169,13 @@ class Server:
         await self.web.stop()
         if self._grpc is not None:
             await self._grpc.stop(grace)
-        if self._timer_loop is not None:
-            self._timer_loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._timer_loop
+        for task in (self._timer_loop, self._leading):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._cluster is not None:
+            await self._cluster.stop()
         await self.admin.stop()
         await self.core.transfers.close()
         await self.store.close()

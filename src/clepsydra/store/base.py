@@ -131,6 +131,9 @@ class BatchRecord:
 
 
 class Store(Protocol):
+    # Whether several server processes may share the database (see clepsydra.cluster).
+    shared: bool
+
     async def open(self) -> None: ...
     async def close(self) -> None: ...
 

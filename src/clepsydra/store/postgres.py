@@ -52,6 +52,8 @@ def _key(key: ExecutionKey) -> tuple[str, str, str]:
 
 
 class PostgresStore(PostgresVisibility, PostgresAdmin, PostgresBatch, PostgresCluster):
+    shared = True  # several processes may serve from one database
+
     def __init__(self, url: str, *, migrate: bool = False, pool_size: int = 10) -> None:
         """`url`: postgresql://user[:password]@host[:port]/database. With `migrate`, open()
         brings the schema up to date; without, it refuses a schema that is behind."""
@@ -152,9 +154,10 @@ class PostgresStore(PostgresVisibility, PostgresAdmin, PostgresBatch, PostgresCl
     async def commit(self, write: ExecutionWrite) -> None:
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                await self._before_write(conn, write)
+                foreign = await self._before_write(conn, write)
                 await self._apply(conn, write)
-                await self._after_write(conn, write)
+                if foreign:
+                    await self._tell_owner(conn, write)
         except (asyncpg.IntegrityConstraintViolationError, asyncpg.TransactionRollbackError) as error:
             # A row the write creates exists already (someone else got there first), or the
             # database chose this transaction to undo (a deadlock): either way nothing changed.
@@ -214,12 +217,12 @@ class PostgresStore(PostgresVisibility, PostgresAdmin, PostgresBatch, PostgresCl
         if w.queue_tasks:
             await conn.executemany(
                 "INSERT INTO queue_tasks"
-                " (namespace_id, workflow_id, run_id, task_key, task_queue, kind, data)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                " (namespace_id, workflow_id, run_id, task_key, task_queue, kind, data, shard_id)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
                 " ON CONFLICT (namespace_id, workflow_id, run_id, task_key) DO UPDATE SET"
                 " task_queue = EXCLUDED.task_queue, kind = EXCLUDED.kind, data = EXCLUDED.data,"
                 " seq = DEFAULT",
-                [(*_key(t.key), t.task_key, t.task_queue, t.kind, t.data) for t in w.queue_tasks],
+                [(*_key(t.key), t.task_key, t.task_queue, t.kind, t.data, shard) for t in w.queue_tasks],
             )
         if w.timers:
             await conn.executemany(
@@ -244,10 +247,12 @@ class PostgresStore(PostgresVisibility, PostgresAdmin, PostgresBatch, PostgresCl
     async def _delete(self, table: str, key: ExecutionKey, task_key: str) -> None:
         await self.pool.execute(f"DELETE FROM {table} WHERE {_KEY} AND task_key = $4", *_key(key), task_key)
 
-    async def load_queue_tasks(self) -> list[StoredQueueTask]:
+    async def load_queue_tasks(self, shards: Collection[int] | None = None) -> list[StoredQueueTask]:
+        """All task-queue tasks, or those of the executions in `shards`, oldest first."""
         rows = await self.pool.fetch(
-            "SELECT namespace_id, workflow_id, run_id, task_key, task_queue, kind, data"
-            " FROM queue_tasks ORDER BY seq"
+            "SELECT namespace_id, workflow_id, run_id, task_key, task_queue, kind, data FROM queue_tasks"
+            " WHERE $1::integer[] IS NULL OR shard_id = ANY($1::integer[]) ORDER BY seq",
+            None if shards is None else list(shards),
         )
         return [StoredQueueTask(ExecutionKey(r[0], r[1], r[2]), r[3], r[4], r[5], r[6]) for r in rows]
 

@@ -1,9 +1,10 @@
 """What several processes on one database need from the PostgreSQL store: writes fenced
-by shard leases, and word of new task-queue tasks from whichever process wrote them.
+by shard leases, word to an execution's owner when another process changed it, and word
+of task-queue backlogs waiting on some process for a poller.
 
-Both are off unless set up (`fence`, `notify_tasks`), so a single server process pays
-nothing for them. Wiring them into the services (which process polls which queue,
-which one fires which shard's timers) is the service layer's part; see docs/design.md.
+All of it is off unless `fence` is set, so a single server process pays nothing for it.
+Which process owns what, and what it does with the notices, is the cluster layer's part
+(`clepsydra.cluster`).
 """
 
 from __future__ import annotations
@@ -12,30 +13,31 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from clepsydra.engine.codec import from_micros
 from clepsydra.engine.state import ExecutionKey
-from clepsydra.store.base import ExecutionWrite, StoredQueueTask
-from clepsydra.store.postgres_shards import Lease, ShardOwnershipLost, check_fence
+from clepsydra.store.base import ExecutionWrite, StoredQueueTask, StoredTimer, StoredTransfer
+from clepsydra.store.postgres_shards import Lease, check_fence
 
 if TYPE_CHECKING:
     import asyncpg
 
     from clepsydra.store.postgres_schema import Connection
 
-# NOTIFY channels, with JSON arrays as payloads (ids may hold any character). Tasks were
-# committed to a task queue: [namespace id, queue]; an execution got new events or closed:
-# [namespace id, workflow id, run id].
-TASKS_CHANNEL = "clepsydra_tasks"
-HISTORY_CHANNEL = "clepsydra_history"
-TaskListener = Callable[[str, str], None]
-HistoryListener = Callable[[ExecutionKey], None]
+# NOTIFY channels, with JSON arrays as payloads (ids may hold any character). An execution
+# was changed by a process that does not own its shard: [origin, namespace id, workflow id,
+# run id]; tasks wait on a process for a poller: [namespace id, task queue, kind, address].
+EXECUTIONS_CHANNEL = "clepsydra_executions"
+BACKLOG_CHANNEL = "clepsydra_backlog"
+ExecutionListener = Callable[[str, ExecutionKey], None]
+BacklogListener = Callable[[str, str, int, str], None]
 
 
 class PostgresCluster:
-    # The lease a write of this execution must hold (None: this process does not own its
-    # shard, and may not write it). No fence at all: writes are not fenced.
+    # The lease of the shard of an execution, if this process holds it. None for the whole
+    # function: a single process, whose writes are not fenced.
     fence: Callable[[ExecutionKey], Lease | None] | None = None
-    notify_tasks: bool = False
-    notify_history: bool = False
+    # This process's name in the notices it sends (so that it can ignore its own).
+    origin: str = ""
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -43,55 +45,68 @@ class PostgresCluster:
 
     _listener: asyncpg.Connection | None
 
-    async def _before_write(self, conn: Connection, write: ExecutionWrite) -> None:
+    async def _before_write(self, conn: Connection, write: ExecutionWrite) -> bool:
+        """Fence the write of a shard's owner; True for a write by a process that does not
+        own the shard (its owner must hear of it, see `_tell_owner`)."""
         if self.fence is None:
-            return
+            return False
         lease = self.fence(write.key)
         if lease is None:
-            raise ShardOwnershipLost(f"this process does not own the shard of {write.key}")
+            return True
         await check_fence(conn, lease)
+        return False
 
-    async def _after_write(self, conn: Connection, write: ExecutionWrite) -> None:
-        """Still inside the transaction: PostgreSQL delivers the notices when it commits."""
-        notices: list[tuple[str, str]] = []
+    async def _tell_owner(self, conn: Connection, write: ExecutionWrite) -> None:
+        """Still inside the transaction: PostgreSQL delivers the notice when it commits."""
         w: ExecutionWrite | None = write
         while w is not None:
-            if self.notify_tasks:
-                queues = sorted({(t.key.namespace_id, t.task_queue) for t in w.queue_tasks})
-                notices += [(TASKS_CHANNEL, json.dumps([ns, queue])) for ns, queue in queues]
-            if self.notify_history and (w.history_batch is not None or w.closed):
-                k = w.key
-                notices.append((HISTORY_CHANNEL, json.dumps([k.namespace_id, k.workflow_id, k.run_id])))
+            k = w.key
+            payload = json.dumps([self.origin, k.namespace_id, k.workflow_id, k.run_id])
+            await conn.execute("SELECT pg_notify($1, $2)", EXECUTIONS_CHANNEL, payload)
             w = w.successor
-        for channel, payload in dict.fromkeys(notices):  # PostgreSQL folds duplicates too
-            await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
 
-    async def listen_tasks(self, listener: TaskListener) -> None:
-        """Call `listener(namespace_id, task_queue)` when any process commits tasks to a queue."""
+    async def listen_executions(self, listener: ExecutionListener) -> None:
+        """Call `listener(origin, key)` when a process commits a change to an execution whose
+        shard it does not own."""
         assert self._listener is not None, "store is not open"
 
         def received(_conn: object, _pid: int, _channel: str, payload: object) -> None:
-            namespace_id, task_queue = json.loads(str(payload))
-            listener(namespace_id, task_queue)
+            origin, *key = json.loads(str(payload))
+            listener(origin, ExecutionKey(*key))
 
-        await self._listener.add_listener(TASKS_CHANNEL, received)
+        await self._listener.add_listener(EXECUTIONS_CHANNEL, received)
 
-    async def listen_history(self, listener: HistoryListener) -> None:
-        """Call `listener(key)` when any process commits events to an execution or closes it,
-        so that history long polls anywhere wake up."""
+    async def announce_backlog(self, namespace_id: str, task_queue: str, kind: int, address: str) -> None:
+        """Tell every process that tasks of this queue wait at `address` for a poller."""
+        payload = json.dumps([namespace_id, task_queue, kind, address])
+        await self.pool.execute("SELECT pg_notify($1, $2)", BACKLOG_CHANNEL, payload)
+
+    async def listen_backlog(self, listener: BacklogListener) -> None:
+        """Call `listener(namespace_id, task_queue, kind, address)` for each announcement."""
         assert self._listener is not None, "store is not open"
 
         def received(_conn: object, _pid: int, _channel: str, payload: object) -> None:
-            listener(ExecutionKey(*json.loads(str(payload))))
+            namespace_id, task_queue, kind, address = json.loads(str(payload))
+            listener(namespace_id, task_queue, kind, address)
 
-        await self._listener.add_listener(HISTORY_CHANNEL, received)
+        await self._listener.add_listener(BACKLOG_CHANNEL, received)
 
-    async def load_queue_tasks_of(self, namespace_id: str, task_queue: str) -> list[StoredQueueTask]:
-        """The backlog of one task queue, oldest first."""
-        rows = await self.pool.fetch(
-            "SELECT namespace_id, workflow_id, run_id, task_key, task_queue, kind, data FROM queue_tasks"
-            " WHERE namespace_id = $1 AND task_queue = $2 ORDER BY seq",
-            namespace_id,
-            task_queue,
+    async def load_tasks_of(
+        self, key: ExecutionKey
+    ) -> tuple[list[StoredQueueTask], list[StoredTimer], list[StoredTransfer]]:
+        """The pending tasks of one execution: what its owner indexes after another process
+        changed it."""
+        args = (key.namespace_id, key.workflow_id, key.run_id)
+        where = "WHERE namespace_id = $1 AND workflow_id = $2 AND run_id = $3"
+        queue = await self.pool.fetch(
+            f"SELECT task_key, task_queue, kind, data FROM queue_tasks {where}", *args
         )
-        return [StoredQueueTask(ExecutionKey(r[0], r[1], r[2]), r[3], r[4], r[5], r[6]) for r in rows]
+        timers = await self.pool.fetch(f"SELECT task_key, fire_time, data FROM timers {where}", *args)
+        transfers = await self.pool.fetch(
+            f"SELECT task_key, data FROM transfer_tasks {where} ORDER BY seq", *args
+        )
+        return (
+            [StoredQueueTask(key, r[0], r[1], r[2], r[3]) for r in queue],
+            [StoredTimer(key, r[0], from_micros(r[1]), r[2]) for r in timers],
+            [StoredTransfer(key, r[0], r[1]) for r in transfers],
+        )

@@ -20,16 +20,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from clepsydra.engine.state import ExecutionKey
-from clepsydra.errors import ConditionFailed
+from clepsydra.errors import ShardOwnershipLost
 
 if TYPE_CHECKING:  # not imported at run time: see factory.py
     import asyncpg
 
     from clepsydra.store.postgres_schema import Connection
-
-
-class ShardOwnershipLost(ConditionFailed):
-    """The shard was acquired by another process since this one acquired it."""
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,8 @@ class _Deletion:
 
 
 class SqliteStore(SqliteVisibility, SqliteAdmin, SqliteBatch):
+    shared = False  # one process per file
+
     def __init__(self, path: str | None) -> None:
         """`path` None keeps everything in memory, gone when the process ends."""
         self._path = path or ":memory:"

@@ -1,0 +1,144 @@
+"""Which process owns which workflows.
+
+A workflow id belongs to a shard, and a shard to at most one live process at a time,
+through a lease in the database (`store/postgres_shards.py`). The owner of a shard keeps
+its executions' state cached, fires their timers, runs their transfers and dispatches
+their task-queue tasks; other processes forward requests for them to it. A process alone
+on its database (`Membership`) owns everything and forwards nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Collection
+
+from clepsydra.engine.state import ExecutionKey
+from clepsydra.store.postgres_shards import Lease, ShardLeases, shard_of
+
+log = logging.getLogger(__name__)
+# A dead process's shards are taken over within LEASE_SECONDS + BALANCE_SECONDS.
+LEASE_SECONDS = 5.0
+BALANCE_SECONDS = 1.0
+
+ShardsChanged = Callable[[Collection[int]], Awaitable[None]]
+
+
+class Membership:
+    """A process alone on its database: it owns every workflow."""
+
+    def __init__(self, address: str = "") -> None:
+        self.address = address
+
+    def owns(self, namespace_id: str, workflow_id: str) -> bool:
+        return True
+
+    def owner_elsewhere(self, namespace_id: str, workflow_id: str) -> str | None:
+        """The address of the live process that owns the workflow, if it is not this one."""
+        return None
+
+    def shard(self, namespace_id: str, workflow_id: str) -> int:
+        return 0
+
+    @property
+    def leader(self) -> bool:
+        """Whether this process runs the jobs that one process at a time must run
+        (retention, batch operations, namespace deletion)."""
+        return True
+
+    def lost(self, key: ExecutionKey) -> None:
+        """A write found that the lease of the key's shard was taken over."""
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+class SharedMembership(Membership):
+    """One of several processes on a PostgreSQL database, holding a share of the shards."""
+
+    def __init__(
+        self,
+        pool: object,
+        shard_count: int,
+        address: str,
+        acquired: ShardsChanged,
+        released: ShardsChanged,
+    ) -> None:
+        super().__init__(address)
+        # The address first, so that the others know where to forward; then a nonce, so that
+        # a restarted process on the same address is a new owner.
+        self.leases = ShardLeases(pool, f"{address} {uuid.uuid4().hex[:8]}", LEASE_SECONDS)  # type: ignore[arg-type]
+        self.shard_count = shard_count
+        self._acquired = acquired
+        self._released = released
+        self._owners: dict[int, str] = {}  # shard → address of its live owner
+        self._loop: asyncio.Task[None] | None = None
+        self._lost: set[int] = set()
+
+    def shard(self, namespace_id: str, workflow_id: str) -> int:
+        return shard_of(namespace_id, workflow_id, self.shard_count)
+
+    def owns(self, namespace_id: str, workflow_id: str) -> bool:
+        return self.shard(namespace_id, workflow_id) in self.leases.held
+
+    def owner_elsewhere(self, namespace_id: str, workflow_id: str) -> str | None:
+        shard = self.shard(namespace_id, workflow_id)
+        if shard in self.leases.held:
+            return None
+        owner = self._owners.get(shard)
+        return owner if owner != self.address else None
+
+    def lease_for(self, key: ExecutionKey) -> Lease | None:
+        """The fence of a write: the lease of the key's shard if this process holds it."""
+        return self.leases.held.get(self.shard(key.namespace_id, key.workflow_id))
+
+    @property
+    def leader(self) -> bool:
+        return 0 in self.leases.held
+
+    def lost(self, key: ExecutionKey) -> None:
+        shard = self.shard(key.namespace_id, key.workflow_id)
+        if self.leases.held.pop(shard, None) is not None:
+            self._lost.add(shard)
+
+    async def start(self) -> None:
+        await self._balance()
+        self._loop = asyncio.create_task(self._run(), name="shard-leases")
+
+    async def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+        with contextlib.suppress(Exception):
+            await self.leases.leave()  # the others take the shards over now, not at expiry
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(BALANCE_SECONDS)
+            try:
+                await self._balance()
+            except Exception:
+                log.exception("could not renew or rebalance shard leases")
+
+    async def _balance(self) -> None:
+        lost, self._lost = self._lost, set()
+        before = set(self.leases.held)
+        await self.leases.balance()
+        rows = await self.leases.pool.fetch(
+            "SELECT shard_id, owner FROM shards WHERE lease_expires > clock_timestamp()"
+        )
+        self._owners = {row["shard_id"]: row["owner"].split(" ")[0] for row in rows}
+        held = set(self.leases.held)
+        gone = (before | lost) - held
+        if gone:
+            log.info("gave up shards %s", sorted(gone))
+            await self._released(gone)
+        if held - before:
+            log.info("owns shards %s", sorted(held - before))
+            await self._acquired(held - before)

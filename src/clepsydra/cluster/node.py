@@ -1,0 +1,45 @@
+"""This process's part among several sharing one PostgreSQL database."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from clepsydra.cluster.backlogs import Backlogs
+from clepsydra.cluster.membership import SharedMembership
+from clepsydra.cluster.peers import Peers
+from clepsydra.cluster.routing import Router
+from clepsydra.history.core import HistoryCore
+from clepsydra.namespaces import Namespaces
+
+if TYPE_CHECKING:  # asyncpg is imported only where PostgreSQL is used: see store/factory.py
+    from clepsydra.store.postgres import PostgresStore
+
+
+class Cluster:
+    """Leases on a share of the shards, with the history of their workflows; forwarding of
+    requests to the owners of the others; word of changes and backlogs between processes."""
+
+    def __init__(self, store: PostgresStore, core: HistoryCore, namespaces: Namespaces, address: str) -> None:
+        self.store = store
+        self.core = core
+        self.membership = SharedMembership(
+            store.pool, store.shard_count, address, acquired=core.recover, released=core.release
+        )
+        core.membership = self.membership
+        store.fence = self.membership.lease_for
+        store.origin = address
+        self.peers = Peers()
+        self.router = Router(self.membership, namespaces, self.peers)
+        self.backlogs = Backlogs(store, core.matching, address)
+
+    async def start(self) -> None:
+        """Listen first, then take shards: nothing said about a shard taken is missed."""
+        await self.store.listen_executions(self.core.heard_of_change)
+        await self.backlogs.start()
+        await self.membership.start()
+
+    async def stop(self) -> None:
+        """Give the shards up, for the others to take over now rather than at lease expiry."""
+        await self.backlogs.stop()
+        await self.membership.stop()
+        await self.peers.close()
