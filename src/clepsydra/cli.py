@@ -253,6 +253,15 @@ def start_dev(
     help="gRPC port.",
 )
 @click.option(
+    "--advertise-address",
+    envvar="CLEPSYDRA_ADVERTISE_ADDRESS",
+    show_envvar=True,
+    metavar="HOST:PORT",
+    help="Where the other server processes on the same database reach this one (they forward "
+    "requests for the workflows it owns). Default: --ip and --port, or this host's name when "
+    "serving on every interface.",
+)
+@click.option(
     "-n",
     "--namespace",
     multiple=True,
@@ -288,12 +297,17 @@ def start(
     db_url: str,
     ip: str,
     port: int,
+    advertise_address: str | None,
     namespace: tuple[str, ...],
     search_attribute: tuple[str, ...],
     log_level: str,
     log_format: str,
 ) -> None:
-    """Start a server on a database of its own or shared: PostgreSQL, or a SQLite file."""
+    """Start a server on a database of its own or shared: PostgreSQL, or a SQLite file.
+
+    Any number of processes may serve from one PostgreSQL database: they share its shards
+    between them, forward each request to the process that owns its workflow, and take over
+    the shards of a process that stops or dies within a few seconds."""
     try:
         factory.parse(db_url)
     except factory.BadDatabaseUrl as error:
@@ -301,7 +315,12 @@ def start(
     attributes = _search_attributes(search_attribute)
     _configure_logging(log_level.lower(), log_format.lower())
     config = ServerConfig(
-        ip=ip, port=port, db_url=db_url, namespaces=list(namespace), search_attributes=attributes
+        ip=ip,
+        port=port,
+        db_url=db_url,
+        namespaces=list(namespace),
+        search_attributes=attributes,
+        advertise_address=advertise_address,
     )
     try:
         event_loop.run(_serve(Server(config)))

@@ -113,7 +113,7 @@ class Router:
                     await context.abort(
                         error.code(), error.details() or "", tuple(error.trailing_metadata() or ())
                     )
-                log.info("%s: owner %s unavailable, serving here", path, address)
+                log.debug("%s: owner %s unavailable, serving here", path, address)
                 return await handler(request, context)
 
         behavior.__name__ = method.name

@@ -58,6 +58,7 @@ CACHE_SIZE = 10_000
 TAIL_EVENTS = 256
 # How many times a change is computed again after another process changed the execution.
 WRITE_ATTEMPTS = 5
+NOT_OWNED_WAIT_SECONDS = 2.0
 
 
 @dataclass
@@ -361,6 +362,10 @@ class HistoryCore:
 
     async def wait_for_change(self, key: ExecutionKey, timeout: float) -> None:
         """Return when the execution gets new events or closes, or after `timeout`."""
+        if not self.owns(key):
+            # Served here while its owner is out of reach: only changes made here would wake
+            # the wait, so answer soon, and the caller's next poll finds the new owner.
+            timeout = min(timeout, NOT_OWNED_WAIT_SECONDS)
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._watchers.setdefault(key, []).append(waiter)
         try:
