@@ -42,6 +42,9 @@ class Membership:
     def shard(self, namespace_id: str, workflow_id: str) -> int:
         return 0
 
+    def held_shards(self) -> list[int]:
+        return [0]
+
     @property
     def leader(self) -> bool:
         """Whether this process runs the jobs that one process at a time must run
@@ -85,6 +88,9 @@ class SharedMembership(Membership):
 
     def owns(self, namespace_id: str, workflow_id: str) -> bool:
         return self.shard(namespace_id, workflow_id) in self.leases.held
+
+    def held_shards(self) -> list[int]:
+        return sorted(self.leases.held)
 
     def owner_elsewhere(self, namespace_id: str, workflow_id: str) -> str | None:
         shard = self.shard(namespace_id, workflow_id)

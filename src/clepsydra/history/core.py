@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from temporalio.api.common.v1 import WorkflowExecution
@@ -38,6 +39,7 @@ from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionKey, ExecutionState
 from clepsydra.engine.tasks import QueueTask, TimerTask, TransferTask
 from clepsydra.errors import ConditionFailed, InvalidArgument, NotFound, ShardOwnershipLost
+from clepsydra.history.timer_queue import WINDOW as TIMER_WINDOW
 from clepsydra.history.timer_queue import TimerQueue
 from clepsydra.history.transfer_queue import TransferQueue
 from clepsydra.matching.task_queues import Dispatch, Matching
@@ -94,11 +96,25 @@ class HistoryCore:
         """Re-arm everything the store says is pending (for the executions of `shards`, or
         all): after a crash or a takeover, work goes on."""
         by_shard = {} if shards is None else {"shards": shards}
+        if shards is not None:  # whatever was cached of them before is stale now
+            await self.release(shards)
         self._index(
             await self.store.load_queue_tasks(**by_shard),
-            await self.store.load_timers(**by_shard),
+            await self.store.load_timers(**by_shard, until=self.timers.horizon),  # type: ignore[call-arg]
             await self.store.load_transfers(**by_shard),
         )
+
+    def load_timers_ahead(self, window: timedelta = TIMER_WINDOW) -> None:
+        """Keep in memory only the timers due within `window` (see TimerQueue); call before
+        `recover`."""
+
+        async def load(after: datetime, until: datetime) -> list[tuple[ExecutionKey, TimerTask]]:
+            shards = None if not self.store.shared else self.membership.held_shards()
+            by_shard = {} if shards is None else {"shards": shards}
+            timers = await self.store.load_timers(**by_shard, after=after, until=until)  # type: ignore[call-arg]
+            return [(t.key, codec.loads(TimerTask, t.data)) for t in timers]
+
+        self.timers.load_ahead(load, window)
 
     def _index(
         self, queue_tasks: list[StoredQueueTask], timers: list[StoredTimer], transfers: list[StoredTransfer]
@@ -162,6 +178,8 @@ class HistoryCore:
             yield (await self.load(key)).state
 
     async def load(self, key: ExecutionKey) -> Cached:
+        """The execution's state: cached if this process owns it (nobody else changes it
+        without telling), read afresh otherwise (its owner may have changed it meanwhile)."""
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
@@ -179,6 +197,8 @@ class HistoryCore:
         return cached
 
     def _remember(self, key: ExecutionKey, cached: Cached) -> None:
+        if not self.owns(key):
+            return
         self._cache[key] = cached
         self._cache.move_to_end(key)
         while len(self._cache) > CACHE_SIZE:

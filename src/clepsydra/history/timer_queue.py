@@ -3,6 +3,11 @@
 The timers table is the truth; this heap is rebuilt from it at start-up, so a
 timer that comes due while the server is down fires as soon as it is back.
 
+With a `horizon` (`load_ahead`), the heap holds only the timers due before it: a timer
+due later stays in the store, and the horizon moves a window (WINDOW) ahead, loading the
+timers it passes, while still half a window away. So a million workflows waiting for days cost memory
+only as they come due, and no timer is loaded late.
+
 The heap also holds alarms: in-memory callbacks that the test service sets for
 its sleeps. When the clock may skip time (a time-skipping test server, unlocked
 and idle), the queue moves it straight to the next due entry instead of waiting;
@@ -26,6 +31,10 @@ from clepsydra.engine.tasks import TimerTask
 log = logging.getLogger(__name__)
 MAX_CONCURRENT_FIRES = 64
 RETRY_DELAY = timedelta(seconds=1)
+WINDOW = timedelta(seconds=60)
+
+# Loads the timers due in (after, until].
+Loader = Callable[[datetime, datetime], Awaitable[list[tuple[ExecutionKey, TimerTask]]]]
 
 
 @dataclass
@@ -53,12 +62,26 @@ class TimerQueue:
         self._running: set[asyncio.Task[None]] = set()
         # The timers in the heap or being fired, so that loading one twice fires it once.
         self._known: set[tuple[ExecutionKey, TimerTask]] = set()
+        # Timers due after this stay in the store (None: every timer is in the heap).
+        self.horizon: datetime | None = None
+        self._load: Loader | None = None
+        self._window = WINDOW
         # Set by time skipping: whether a timer is still worth skipping to (not a stale timeout).
         self.worth_skipping_to: Callable[[ExecutionKey, TimerTask], bool] | None = None
         clock.on_change(self._wake.set)
 
+    def __len__(self) -> int:
+        """How many timers and alarms are held in memory."""
+        return len(self._heap)
+
+    def load_ahead(self, load: Loader, window: timedelta = WINDOW) -> None:
+        """Hold only the timers due within `window`; `load` brings in the next ones in time."""
+        self._load = load
+        self._window = window
+        self.horizon = self._clock.now() + window
+
     def add(self, key: ExecutionKey, task: TimerTask) -> None:
-        if (key, task) in self._known:
+        if (key, task) in self._known or (self.horizon is not None and task.fire_time > self.horizon):
             return
         self._known.add((key, task))
         self._push(task.fire_time, key, task)
@@ -92,6 +115,28 @@ class TimerQueue:
         heapq.heappush(self._heap, (due, next(self._sequence), key, item))
 
     async def run(self) -> None:
+        loading = asyncio.create_task(self._load_ahead()) if self._load is not None else None
+        try:
+            await self._run()
+        finally:
+            if loading is not None:
+                loading.cancel()
+
+    async def _load_ahead(self) -> None:
+        assert self._load is not None and self.horizon is not None
+        while True:
+            await asyncio.sleep((self.horizon - self._window / 2 - self._clock.now()).total_seconds())
+            # Moved before loading: a timer committed meanwhile is added by its writer.
+            passed, self.horizon = self.horizon, self._clock.now() + self._window
+            try:
+                for key, task in await self._load(passed, self.horizon):
+                    self.add(key, task)
+            except Exception:
+                log.exception("could not load the timers due next; trying again")
+                self.horizon = passed
+                await asyncio.sleep(RETRY_DELAY.total_seconds())
+
+    async def _run(self) -> None:
         while True:
             # Cleared before looking, so that a change signalled meanwhile means one more look.
             self._wake.clear()

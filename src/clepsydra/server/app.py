@@ -102,6 +102,8 @@ class Server:
         self.port = self._grpc.add_insecure_port(f"{self.config.ip}:{self.config.port}")
         if self.port == 0:
             raise OSError(f"cannot listen on {self.config.ip}:{self.config.port}")
+        if not isinstance(self.clock, SkippingClock):  # time skipping must see every timer
+            self.core.load_timers_ahead()
         if self.store.shared:
             self._cluster = Cluster(self.store, self.core, self.namespaces, self._advertised_address())
             await self._cluster.start()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Collection
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -256,12 +257,20 @@ class PostgresStore(PostgresVisibility, PostgresAdmin, PostgresBatch, PostgresCl
         )
         return [StoredQueueTask(ExecutionKey(r[0], r[1], r[2]), r[3], r[4], r[5], r[6]) for r in rows]
 
-    async def load_timers(self, shards: Collection[int] | None = None) -> list[StoredTimer]:
-        """All timers, or those of the executions in `shards`."""
+    async def load_timers(
+        self,
+        shards: Collection[int] | None = None,
+        after: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[StoredTimer]:
+        """All timers, or those of the executions in `shards`, or those due in (`after`, `until`]."""
         rows = await self.pool.fetch(
             "SELECT namespace_id, workflow_id, run_id, task_key, fire_time, data FROM timers"
-            " WHERE $1::integer[] IS NULL OR shard_id = ANY($1::integer[])",
+            " WHERE ($1::integer[] IS NULL OR shard_id = ANY($1::integer[]))"
+            " AND ($2::bigint IS NULL OR fire_time > $2) AND ($3::bigint IS NULL OR fire_time <= $3)",
             None if shards is None else list(shards),
+            None if after is None else to_micros(after),
+            None if until is None else to_micros(until),
         )
         return [StoredTimer(ExecutionKey(r[0], r[1], r[2]), r[3], from_micros(r[4]), r[5]) for r in rows]
 

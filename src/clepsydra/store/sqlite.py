@@ -14,6 +14,7 @@ import asyncio
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from clepsydra.engine.codec import from_micros, to_micros
@@ -350,10 +351,18 @@ class SqliteStore(SqliteVisibility, SqliteAdmin, SqliteBatch):
         result: list[StoredQueueTask] = await self._run(read)
         return result
 
-    async def load_timers(self) -> list[StoredTimer]:
+    async def load_timers(
+        self, after: datetime | None = None, until: datetime | None = None
+    ) -> list[StoredTimer]:
+        """All timers, or those due in (`after`, `until`]."""
+        low = -(2**63) if after is None else to_micros(after)
+        high = 2**63 - 1 if until is None else to_micros(until)
+
         def read() -> list[StoredTimer]:
             rows = self.conn.execute(
                 "SELECT namespace_id, workflow_id, run_id, task_key, fire_time, data FROM timers"
+                " WHERE fire_time > ? AND fire_time <= ?",
+                (low, high),
             )
             return [StoredTimer(ExecutionKey(*r[:3]), r[3], from_micros(r[4]), r[5]) for r in rows]
 
