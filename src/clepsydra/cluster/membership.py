@@ -81,7 +81,7 @@ class SharedMembership(Membership):
         self._released = released
         self._owners: dict[int, str] = {}  # shard → address of its live owner
         self._loop: asyncio.Task[None] | None = None
-        self._lost: set[int] = set()
+        self._loaded: set[int] = set()  # the shards whose tasks the history has loaded
 
     def shard(self, namespace_id: str, workflow_id: str) -> int:
         return shard_of(namespace_id, workflow_id, self.shard_count)
@@ -109,8 +109,8 @@ class SharedMembership(Membership):
 
     def lost(self, key: ExecutionKey) -> None:
         shard = self.shard(key.namespace_id, key.workflow_id)
-        if self.leases.held.pop(shard, None) is not None:
-            self._lost.add(shard)
+        self.leases.held.pop(shard, None)
+        self._loaded.discard(shard)  # if it comes back, what others did meanwhile is loaded again
 
     async def start(self) -> None:
         await self._balance()
@@ -133,18 +133,24 @@ class SharedMembership(Membership):
                 log.exception("could not renew or rebalance shard leases")
 
     async def _balance(self) -> None:
-        lost, self._lost = self._lost, set()
-        before = set(self.leases.held)
         await self.leases.balance()
         rows = await self.leases.pool.fetch(
             "SELECT shard_id, owner FROM shards WHERE lease_expires > clock_timestamp()"
         )
         self._owners = {row["shard_id"]: row["owner"].split(" ")[0] for row in rows}
+        await self._sync()
+
+    async def _sync(self) -> None:
+        """Tell the history what it gained and lost since the last time; a shard counts as
+        taken only once its tasks are loaded, so a failed load is tried again next round."""
         held = set(self.leases.held)
-        gone = (before | lost) - held
+        gone = self._loaded - held
         if gone:
             log.info("gave up shards %s", sorted(gone))
+            self._loaded -= gone
             await self._released(gone)
-        if held - before:
-            log.info("owns shards %s", sorted(held - before))
-            await self._acquired(held - before)
+        new = held - self._loaded
+        if new:
+            log.info("owns shards %s", sorted(new))
+            await self._acquired(new)
+            self._loaded |= new

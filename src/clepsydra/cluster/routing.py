@@ -36,13 +36,20 @@ class Target:
     workflow_id: str
     namespace: str = ""
     namespace_id: str = ""
+    # The process to serve it, whoever owns the workflow now (a query's answer goes to the
+    # process where its client waits).
+    process: str = ""
 
 
 def _from_token(request: Any) -> Target | None:
     """Task tokens (and query task tokens) are JSON objects naming namespace and workflow ids."""
     try:
         fields = json.loads(request.task_token)
-        return Target(str(fields["workflow_id"]), namespace_id=str(fields["namespace_id"]))
+        return Target(
+            str(fields["workflow_id"]),
+            namespace_id=str(fields["namespace_id"]),
+            process=fields.get("process", ""),
+        )
     except (ValueError, KeyError, TypeError):
         return None  # served here, which answers with the right error
 
@@ -84,6 +91,8 @@ class Router:
 
     async def owner_of(self, target: Target) -> str | None:
         """The address of the process that owns the target, if it is another one."""
+        if target.process:
+            return target.process if target.process != self.membership.address else None
         namespace_id = target.namespace_id
         if not namespace_id:
             try:

@@ -182,8 +182,10 @@ class HistoryCore:
         without telling), read afresh otherwise (its owner may have changed it meanwhile)."""
         cached = self._cache.get(key)
         if cached is not None:
-            self._cache.move_to_end(key)
-            return cached
+            if self.owns(key):
+                self._cache.move_to_end(key)
+                return cached
+            del self._cache[key]  # its shard was given up: others may have changed it since
         row = await self.store.get_execution(key)
         if row is None:
             raise NotFound(
@@ -407,7 +409,7 @@ class HistoryCore:
 
     async def read_events(self, key: ExecutionKey, first_event_id: int) -> list[HistoryEvent]:
         """Committed events of a run from `first_event_id` on."""
-        cached = self._cache.get(key)
+        cached = self._cache.get(key) if self.owns(key) else None
         if cached is not None and cached.tail and cached.tail[0].event_id <= first_event_id:
             return [e for e in cached.tail if e.event_id >= first_event_id]
         events: list[HistoryEvent] = []

@@ -73,10 +73,12 @@ class Queries:
         async with self.core.reading(dispatch.key) as state:
             events = await self.core.read_events(dispatch.key, 1)
             return PollWorkflowTaskQueueResponse(
-                # Names the workflow too, so that any process can route the answer to this one.
+                # Names the process the client waits at, so that any process can route the answer
+                # here (see cluster/routing.py), and the workflow.
                 task_token=json.dumps(
                     {
                         "query": dispatch.query_id,
+                        "process": self.core.membership.address,
                         "namespace_id": dispatch.key.namespace_id,
                         "workflow_id": dispatch.key.workflow_id,
                     }
