@@ -3,6 +3,7 @@ they trigger (or alone), and loaded back in the order they were written."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from clepsydra.store.base import ExecutionWrite
@@ -108,3 +109,26 @@ async def test_transfers_load_in_the_order_they_were_written(store: Any) -> None
     loaded = await store.load_transfers()
     assert [t.task_key for t in loaded] == ["x2", "x1", "x0"]
     assert loaded[0].data == b"transfer-x2" and loaded[0].key == K
+
+
+async def test_the_pending_tasks_of_one_execution_load_together(store: Any) -> None:
+    other = key("wf2")
+    await store.commit(start(other, queue_tasks=[queue_task(other, "q")], timers=[timer(other, "t")]))
+    await store.commit(
+        start(K, queue_tasks=[queue_task(K, "q1")], timers=[timer(K, "t1", 5)], transfers=[transfer(K, "x1")])
+    )
+    await store.commit(ExecutionWrite(K, b"s", 1, transfers=[transfer(K, "x2")], done_queue_task="q1"))
+    queue_tasks, timers, transfers = await store.load_tasks_of(K)
+    assert queue_tasks == []
+    assert [(t.task_key, t.fire_time, t.data) for t in timers] == [
+        ("t1", timer(K, "t1", 5).fire_time, b"timer-t1")
+    ]
+    assert [t.task_key for t in transfers] == ["x1", "x2"]
+
+
+async def test_timers_load_by_due_time(store: Any) -> None:
+    for seconds in (1, 2, 3):
+        k = key(f"wf-{seconds}")
+        await store.commit(start(k, timers=[timer(k, "t", seconds)]))
+    due = await store.load_timers(after=T0 + timedelta(seconds=1), until=T0 + timedelta(seconds=3))
+    assert sorted(t.key.workflow_id for t in due) == ["wf-2", "wf-3"]

@@ -95,13 +95,12 @@ class HistoryCore:
     async def recover(self, shards: Collection[int] | None = None) -> None:
         """Re-arm everything the store says is pending (for the executions of `shards`, or
         all): after a crash or a takeover, work goes on."""
-        by_shard = {} if shards is None else {"shards": shards}
         if shards is not None:  # whatever was cached of them before is stale now
             await self.release(shards)
         self._index(
-            await self.store.load_queue_tasks(**by_shard),
-            await self.store.load_timers(**by_shard, until=self.timers.horizon),  # type: ignore[call-arg]
-            await self.store.load_transfers(**by_shard),
+            await self.store.load_queue_tasks(shards),
+            await self.store.load_timers(shards, until=self.timers.horizon),
+            await self.store.load_transfers(shards),
         )
 
     def load_timers_ahead(self, window: timedelta = TIMER_WINDOW) -> None:
@@ -109,9 +108,8 @@ class HistoryCore:
         `recover`."""
 
         async def load(after: datetime, until: datetime) -> list[tuple[ExecutionKey, TimerTask]]:
-            shards = None if not self.store.shared else self.membership.held_shards()
-            by_shard = {} if shards is None else {"shards": shards}
-            timers = await self.store.load_timers(**by_shard, after=after, until=until)  # type: ignore[call-arg]
+            shards = self.membership.held_shards() if self.store.shared else None
+            timers = await self.store.load_timers(shards, after, until)
             return [(t.key, codec.loads(TimerTask, t.data)) for t in timers]
 
         self.timers.load_ahead(load, window)
@@ -140,7 +138,7 @@ class HistoryCore:
     async def _take_in(self, key: ExecutionKey) -> None:
         self._cache.pop(key, None)
         try:
-            self._index(*await self.store.load_tasks_of(key))  # type: ignore[attr-defined]
+            self._index(*await self.store.load_tasks_of(key))
         except Exception:
             log.exception("could not load the tasks of %s", key)
         self._notify(key)

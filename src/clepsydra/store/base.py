@@ -7,6 +7,7 @@ one `ExecutionWrite`, committed atomically and conditioned on the version read.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -152,14 +153,24 @@ class Store(Protocol):
     async def delete_timer(self, key: ExecutionKey, task_key: str) -> None: ...
     async def delete_queue_task(self, key: ExecutionKey, task_key: str) -> None: ...
     async def delete_transfer(self, key: ExecutionKey, task_key: str) -> None: ...
-    async def load_queue_tasks(self) -> list[StoredQueueTask]: ...
+    # Loading what is pending, at start-up or when a process takes shards over: `shards`
+    # None means all (a SQLite file is served by one process, which holds every shard).
+    async def load_queue_tasks(self, shards: Collection[int] | None = None) -> list[StoredQueueTask]: ...
     async def load_timers(
-        self, after: datetime | None = None, until: datetime | None = None
+        self,
+        shards: Collection[int] | None = None,
+        after: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[StoredTimer]:
-        """All timers, or those due in (`after`, `until`]."""
+        """Timers, all or those due in (`after`, `until`]."""
         ...
 
-    async def load_transfers(self) -> list[StoredTransfer]: ...
+    async def load_transfers(self, shards: Collection[int] | None = None) -> list[StoredTransfer]: ...
+    async def load_tasks_of(
+        self, key: ExecutionKey
+    ) -> tuple[list[StoredQueueTask], list[StoredTimer], list[StoredTransfer]]:
+        """The pending tasks of one execution."""
+        ...
 
     # -- visibility (store/sqlite_visibility.py) --------------------------------------------
     async def list_visibility(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -324,7 +325,7 @@ class SqliteStore(SqliteVisibility, SqliteAdmin, SqliteBatch):
     async def delete_transfer(self, key: ExecutionKey, task_key: str) -> None:
         await self.commit(_Deletion("transfer_tasks", key, task_key))
 
-    async def load_transfers(self) -> list[StoredTransfer]:
+    async def load_transfers(self, shards: Collection[int] | None = None) -> list[StoredTransfer]:
         def read() -> list[StoredTransfer]:
             rows = self.conn.execute(
                 "SELECT namespace_id, workflow_id, run_id, task_key, data FROM transfer_tasks ORDER BY rowid"
@@ -337,10 +338,31 @@ class SqliteStore(SqliteVisibility, SqliteAdmin, SqliteBatch):
     async def delete_queue_task(self, key: ExecutionKey, task_key: str) -> None:
         await self.commit(_Deletion("queue_tasks", key, task_key))
 
+    async def load_tasks_of(
+        self, key: ExecutionKey
+    ) -> tuple[list[StoredQueueTask], list[StoredTimer], list[StoredTransfer]]:
+        def read() -> tuple[list[StoredQueueTask], list[StoredTimer], list[StoredTransfer]]:
+            args = _key(key)
+            queue = self.conn.execute(
+                f"SELECT task_key, task_queue, kind, data FROM queue_tasks WHERE {_KEY}", args
+            )
+            timers = self.conn.execute(f"SELECT task_key, fire_time, data FROM timers WHERE {_KEY}", args)
+            transfers = self.conn.execute(
+                f"SELECT task_key, data FROM transfer_tasks WHERE {_KEY} ORDER BY rowid", args
+            )
+            return (
+                [StoredQueueTask(key, *r) for r in queue],
+                [StoredTimer(key, r[0], from_micros(r[1]), r[2]) for r in timers],
+                [StoredTransfer(key, *r) for r in transfers],
+            )
+
+        result: tuple[list[StoredQueueTask], list[StoredTimer], list[StoredTransfer]] = await self._run(read)
+        return result
+
     def _delete(self, table: str, key: ExecutionKey, task_key: str) -> None:
         self.conn.execute(f"DELETE FROM {table} WHERE {_KEY} AND task_key = ?", (*_key(key), task_key))
 
-    async def load_queue_tasks(self) -> list[StoredQueueTask]:
+    async def load_queue_tasks(self, shards: Collection[int] | None = None) -> list[StoredQueueTask]:
         def read() -> list[StoredQueueTask]:
             rows = self.conn.execute(
                 "SELECT namespace_id, workflow_id, run_id, task_key, task_queue, kind, data"
@@ -352,9 +374,13 @@ class SqliteStore(SqliteVisibility, SqliteAdmin, SqliteBatch):
         return result
 
     async def load_timers(
-        self, after: datetime | None = None, until: datetime | None = None
+        self,
+        shards: Collection[int] | None = None,
+        after: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[StoredTimer]:
-        """All timers, or those due in (`after`, `until`]."""
+        """All timers, or those due in (`after`, `until`]. (One process serves a SQLite file
+        and holds its every shard: `shards` selects nothing here.)"""
         low = -(2**63) if after is None else to_micros(after)
         high = 2**63 - 1 if until is None else to_micros(until)
 
