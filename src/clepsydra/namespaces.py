@@ -11,6 +11,8 @@ runs and finally its row.
 
 from __future__ import annotations
 
+import math
+import time
 import uuid
 from datetime import timedelta
 
@@ -37,6 +39,8 @@ State = NamespaceState
 NOT_SET = "Namespace not set on request."
 BAD_RETENTION = "A valid retention period is not set on request."
 # Limits the reference reports (and enforces) for every namespace.
+# How long a process sharing its database with others serves a namespace from memory.
+SHARED_CACHE_SECONDS = 10.0
 LIMITS = NamespaceInfo.Limits(
     blob_size_limit_error=2 * 1024 * 1024,
     memo_size_limit_error=2 * 1024 * 1024,
@@ -47,7 +51,11 @@ LIMITS = NamespaceInfo.Limits(
 class Namespaces:
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._by_name: dict[str, DescribeNamespaceResponse] = {}
+        # name → (description, until when it may be served from here). Another process on a
+        # shared database may change a namespace, so there a description is read again
+        # after a while, as the reference's namespace registry refreshes its own.
+        self._by_name: dict[str, tuple[DescribeNamespaceResponse, float]] = {}
+        self._keep_for = SHARED_CACHE_SECONDS if store.shared else math.inf
 
     async def ensure(self, name: str, retention: timedelta = DEV_RETENTION) -> None:
         """Create the namespace if it does not exist yet (start-up namespaces)."""
@@ -80,14 +88,15 @@ class Namespaces:
             raise NotFound(
                 f"Namespace {namespace_id} is not found.", NamespaceNotFoundFailure(namespace=namespace_id)
             )
-        cached = self._by_name.get(name)
-        if cached is not None:
+        cached, until = self._by_name.get(name, (None, 0.0))
+        if cached is not None and time.monotonic() < until:
             return cached
         record = await self._store.get_namespace(name)
         if record is None:
             raise NotFound(f"Namespace {name} is not found.", NamespaceNotFoundFailure(namespace=name))
-        self._by_name[name] = await self._complete(_parse(record))
-        return self._by_name[name]
+        described = await self._complete(_parse(record))
+        self._by_name[name] = (described, time.monotonic() + self._keep_for)
+        return described
 
     async def id_of(self, name: str) -> str:
         """The id of the namespace a request names (requests other than describe say "empty")."""

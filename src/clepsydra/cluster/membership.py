@@ -45,6 +45,10 @@ class Membership:
     def held_shards(self) -> list[int]:
         return [0]
 
+    def others(self) -> set[str]:
+        """The addresses of the other live processes that own shards."""
+        return set()
+
     @property
     def leader(self) -> bool:
         """Whether this process runs the jobs that one process at a time must run
@@ -98,6 +102,9 @@ class SharedMembership(Membership):
             return None
         owner = self._owners.get(shard)
         return owner if owner != self.address else None
+
+    def others(self) -> set[str]:
+        return set(self._owners.values()) - {self.address}
 
     def lease_for(self, key: ExecutionKey) -> Lease | None:
         """The fence of a write: the lease of the key's shard if this process holds it."""

@@ -10,6 +10,7 @@ every write is conditioned on the version it read, so this is safe, only slower.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -27,6 +28,10 @@ from clepsydra.namespaces import Namespaces
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Any, Any], Awaitable[Any]]
+# Served here and passed on to every other process: a worker that shuts down may have
+# workflow tasks waiting on its sticky queue at any of them.
+BROADCAST = {"ShutdownWorker"}
+BROADCAST_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,8 @@ class Router:
         return self.membership.owner_elsewhere(namespace_id, target.workflow_id)
 
     def routed(self, service: ServiceDescriptor, method: MethodDescriptor, handler: Handler) -> Handler:
+        if method.name in BROADCAST:
+            return self._broadcast(method, handler)
         route = route_of(method)
         if route is None:
             return handler
@@ -124,6 +131,24 @@ class Router:
                     )
                 log.debug("%s: owner %s unavailable, serving here", path, address)
                 return await handler(request, context)
+
+        behavior.__name__ = method.name
+        return behavior
+
+    def _broadcast(self, method: MethodDescriptor, handler: Handler) -> Handler:
+        response_class = message_factory.GetMessageClass(method.output_type)
+
+        async def behavior(request: Any, context: Any) -> Any:
+            response = await handler(request, context)
+            if not forwarded(context):
+                calls = [
+                    self.peers.call(address, method.name, request, response_class, BROADCAST_TIMEOUT)
+                    for address in self.membership.others()
+                ]
+                for outcome in await asyncio.gather(*calls, return_exceptions=True):
+                    if isinstance(outcome, Exception):
+                        log.debug("%s not passed on: %s", method.name, outcome)
+            return response
 
         behavior.__name__ = method.name
         return behavior

@@ -89,6 +89,8 @@ class HistoryCore:
         self._watchers: dict[ExecutionKey, list[asyncio.Future[None]]] = {}
         # Called with each committed state (e.g. by time skipping, to know when all is idle).
         self.observers: list[Callable[[ExecutionState], None]] = []
+        # Called with the state of an owned execution that another process changed.
+        self.changed_elsewhere: list[Callable[[ExecutionState], None]] = []
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -139,8 +141,13 @@ class HistoryCore:
         self._cache.pop(key, None)
         try:
             self._index(*await self.store.load_tasks_of(key))
+            async with self.reading(key) as state:
+                for listen in self.changed_elsewhere:
+                    listen(state)
+        except NotFound:
+            pass  # deleted meanwhile
         except Exception:
-            log.exception("could not load the tasks of %s", key)
+            log.exception("could not take in the change of %s", key)
         self._notify(key)
 
     def owns(self, key: ExecutionKey) -> bool:

@@ -57,6 +57,7 @@ class Updates:
         self.core = core
         self._in_flight: dict[ExecutionKey, dict[str, _Waiting]] = {}
         core.after_commit.append(self._published)
+        core.changed_elsewhere.append(self._changed_elsewhere)
 
     async def update(
         self, namespace_id: str, request: UpdateWorkflowExecutionRequest, timeout: float
@@ -156,22 +157,33 @@ class Updates:
         return messages
 
     def _published(self, m: Mutation) -> None:
-        key = m.state.key
+        self._catch_up(m.state, m.update_outcomes)
+
+    def _changed_elsewhere(self, state: ExecutionState) -> None:
+        """Another process changed the workflow: the state says how far each update got."""
+        outcomes = [
+            (update_id, COMPLETED if info.outcome is not None else ACCEPTED, info.outcome)
+            for update_id, info in state.updates.items()
+        ]
+        self._catch_up(state, outcomes)
+
+    def _catch_up(self, state: ExecutionState, outcomes: list[tuple[str, int, Outcome | None]]) -> None:
+        key = state.key
         in_flight = self._in_flight.get(key)
         if not in_flight:
             return
-        for update_id, stage, outcome in m.update_outcomes:
+        for update_id, stage, outcome in outcomes:
             waiting = in_flight.get(update_id)
             if waiting is not None:
                 waiting.reach(stage, outcome)
                 if stage == COMPLETED:
                     del in_flight[update_id]
-        if not m.state.running:
+        if not state.running:
             for waiting in in_flight.values():
                 waiting.error = NotFound(WORKFLOW_COMPLETED)
                 waiting.changed.set()
             in_flight.clear()
-        elif m.state.workflow_task is None and any(w.stage == ADMITTED for w in in_flight.values()):
+        elif state.workflow_task is None and any(w.stage == ADMITTED for w in in_flight.values()):
             # The worker finished a task without seeing these updates: offer them in a new one.
             asyncio.get_running_loop().create_task(self.core.update(key, _offer))
         if not in_flight:
