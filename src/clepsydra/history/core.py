@@ -33,16 +33,16 @@ from temporalio.api.history.v1 import History, HistoryEvent
 
 from clepsydra.clock import Clock
 from clepsydra.cluster.membership import Membership
-from clepsydra.engine import codec, workflow_task
+from clepsydra.engine import activity, codec, workflow_task
 from clepsydra.engine.fire import fire
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionKey, ExecutionState
-from clepsydra.engine.tasks import QueueTask, TimerTask, TransferTask
+from clepsydra.engine.tasks import QueueKind, QueueTask, TimerTask, TransferTask
 from clepsydra.errors import ConditionFailed, InvalidArgument, NotFound, ShardOwnershipLost
 from clepsydra.history.timer_queue import WINDOW as TIMER_WINDOW
 from clepsydra.history.timer_queue import TimerQueue
 from clepsydra.history.transfer_queue import TransferQueue
-from clepsydra.matching.task_queues import Dispatch, Matching
+from clepsydra.matching.task_queues import TRY_AGAIN, Dispatch, Matching, Started, WaitingPoll
 from clepsydra.store.base import (
     CurrentWrite,
     ExecutionWrite,
@@ -266,6 +266,8 @@ class HistoryCore:
             if not m.has_writes:
                 await self._delete_done(key, done_queue_task, done_timer, done_transfer)
                 return result
+            claimed = self._start_for_waiting_polls(key, m)
+            committed = False
             try:
                 await self.commit(
                     cached,
@@ -274,6 +276,7 @@ class HistoryCore:
                     done_timer=done_timer,
                     done_transfer=done_transfer,
                 )
+                committed = True
                 return result
             except ShardOwnershipLost:
                 self.membership.lost(key)  # write again, as a process that does not own it
@@ -281,7 +284,35 @@ class HistoryCore:
                 if attempt == WRITE_ATTEMPTS:
                     raise
                 log.debug("%s changed under a write; computing it again", key)
+            finally:
+                for poll, started in claimed:  # a poll that went away meanwhile: the task times out
+                    poll.answer(started if committed else TRY_AGAIN)
         raise AssertionError("unreachable")
+
+    def _start_for_waiting_polls(self, key: ExecutionKey, m: Mutation) -> list[tuple[WaitingPoll, Started]]:
+        """Sync match inside the write: a task that a poll here is already waiting for is
+        started by the change that creates it, rather than by a second write once the
+        poll has it. The polls are answered once the write is durable."""
+        if m.closed or not m.queue_tasks or not self.owns(key):
+            return []
+        claimed = []
+        for task in list(m.queue_tasks):
+            if self.matching.released(key.namespace_id, task.task_queue):
+                continue
+            poll = self.matching.claim(key.namespace_id, task.task_queue, task.kind)
+            if poll is None:
+                continue
+            record = (
+                workflow_task.record_started if task.kind == QueueKind.WORKFLOW else activity.record_started
+            )
+            try:
+                outcome = record(m, task.scheduled_event_id, task.attempt, poll.identity, self.new_id())
+            except NotFound:  # not startable yet (none is known to be so): it waits in line
+                poll.answer(TRY_AGAIN)
+                continue
+            m.queue_tasks.remove(task)
+            claimed.append((poll, Started(Dispatch(key, task), outcome)))
+        return claimed
 
     async def _delete_done(
         self, key: ExecutionKey, queue_task: str | None, timer: str | None, transfer: str | None

@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio.api.common.v1 import Payloads, WorkflowExecution
 from temporalio.api.enums.v1 import WorkflowTaskFailedCause
@@ -30,7 +30,14 @@ from clepsydra.history.core import HistoryCore
 from clepsydra.history.queries import Queries
 from clepsydra.history.tokens import TaskToken
 from clepsydra.history.updates import Updates
-from clepsydra.matching.task_queues import AnyDispatch, Dispatch, QueryDispatch, RemoteBacklog
+from clepsydra.matching.task_queues import (
+    AnyDispatch,
+    Dispatch,
+    QueryDispatch,
+    RemoteBacklog,
+    Started,
+    TryAgain,
+)
 
 R = TypeVar("R")
 # Fetches a task from the process at an address (a poll forwarded there); None if it had none.
@@ -53,9 +60,11 @@ class WorkerTasks:
         timeout: float,
         fetch: Fetch[R] | None,
         start: Callable[[AnyDispatch], Awaitable[R | None]],
+        respond: Callable[[Dispatch, Any], Awaitable[R | None]],
     ) -> R | None:
         """The first task of the queue that could be started within `timeout`: from this
-        process, or (with `fetch`) from another one that announced tasks of the queue."""
+        process, or (with `fetch`) from another one that announced tasks of the queue.
+        `start` starts a task and answers; `respond` answers for one started already."""
         if not task_queue:
             raise InvalidArgument("TaskQueue is not set on request.")
         matching = self.core.matching
@@ -82,7 +91,11 @@ class WorkerTasks:
                     return response
                 matching.drained(namespace_id, task_queue, kind, item.address, asked)
                 continue
-            response = await start(item)
+            if isinstance(item, TryAgain):
+                continue
+            response = await (
+                respond(item.dispatch, item.outcome) if isinstance(item, Started) else start(item)
+            )
             if response is not None:
                 return response
 
@@ -119,7 +132,14 @@ class WorkerTasks:
             return None if transient is None else await self._workflow_task_response(dispatch, transient)
 
         response = await self._poll(
-            namespace_id, task_queue, QueueKind.WORKFLOW, identity, timeout, fetch, start
+            namespace_id,
+            task_queue,
+            QueueKind.WORKFLOW,
+            identity,
+            timeout,
+            fetch,
+            start,
+            self._workflow_task_response,
         )
         return response or PollWorkflowTaskQueueResponse()
 
@@ -241,13 +261,14 @@ class WorkerTasks:
             assert isinstance(dispatch, Dispatch)  # queries only go to workflow task queues
             request_id = str(uuid.uuid4())
             info = await self._start(dispatch, activity.record_started, identity, request_id)
-            if info is None:
-                return None
+            return None if info is None else await respond(dispatch, info)
+
+        async def respond(dispatch: Dispatch, info: ActivityInfo) -> PollActivityTaskQueueResponse:
             async with self.core.reading(dispatch.key) as state:
                 return _activity_task(state, info, namespace)
 
         response = await self._poll(
-            namespace_id, task_queue, QueueKind.ACTIVITY, identity, timeout, fetch, start
+            namespace_id, task_queue, QueueKind.ACTIVITY, identity, timeout, fetch, start, respond
         )
         return response or PollActivityTaskQueueResponse()
 

@@ -64,13 +64,40 @@ class RemoteBacklog:
     address: str
 
 
-Polled = AnyDispatch | RemoteBacklog
+@dataclass(frozen=True)
+class Started:
+    """A task started for a waiting poll by the very write that created it (see `claim`):
+    the poll only has to answer. `outcome` is what recording the start returned."""
+
+    dispatch: Dispatch
+    outcome: object
+
+
+class TryAgain:
+    """A poll claimed for a task whose write then failed: it goes back to waiting."""
+
+
+TRY_AGAIN = TryAgain()
+Polled = AnyDispatch | RemoteBacklog | Started | TryAgain
+
+
+@dataclass(eq=False)
+class WaitingPoll:
+    future: asyncio.Future[Polled | None]
+    identity: str
+
+    def answer(self, item: Polled) -> bool:
+        """Hand the item over, unless the poll went away; whether it was handed over."""
+        if self.future.done():
+            return False
+        self.future.set_result(item)
+        return True
 
 
 @dataclass
 class TaskQueue:
     backlog: deque[AnyDispatch] = field(default_factory=deque)
-    polls: deque[asyncio.Future[Polled | None]] = field(default_factory=deque)
+    polls: deque[WaitingPoll] = field(default_factory=deque)
     # identity → last time it polled, for DescribeTaskQueue.
     pollers: dict[str, datetime] = field(default_factory=dict)
     # Other processes said to hold tasks of this queue: address → when we last heard so.
@@ -144,7 +171,8 @@ class Matching:
         if self._closed or timeout <= 0:
             return None
         waiter: asyncio.Future[Polled | None] = asyncio.get_running_loop().create_future()
-        queue.polls.append(waiter)
+        waiting = WaitingPoll(waiter, identity)
+        queue.polls.append(waiting)
         try:
             async with asyncio.timeout(timeout):
                 return await waiter
@@ -152,12 +180,23 @@ class Matching:
             return _received(waiter)
         except asyncio.CancelledError:
             received = _received(waiter)
-            if received is not None and not isinstance(received, RemoteBacklog):
+            if isinstance(received, Dispatch | QueryDispatch):  # not started: another poll may have it
                 self.add(received, front=True)
             raise
         finally:
-            if waiter in queue.polls:
-                queue.polls.remove(waiter)
+            if waiting in queue.polls:
+                queue.polls.remove(waiting)
+
+    def claim(self, namespace_id: str, name: str, kind: QueueKind) -> WaitingPoll | None:
+        """Take the longest-waiting poll of the queue out of line, for the caller to start a
+        task for it in the write that creates the task, saving a write (see HistoryCore);
+        the caller answers it with `Started`, or with TRY_AGAIN if that write fails."""
+        queue = self._queues.get((namespace_id, name, kind))
+        while queue is not None and queue.polls and not self._closed:
+            poll = queue.polls.popleft()
+            if not poll.future.done():
+                return poll
+        return None
 
     def release(self, namespace_id: str, name: str) -> list[AnyDispatch]:
         """A worker's sticky queue is gone with its worker: take the tasks waiting on it;
@@ -174,17 +213,13 @@ class Matching:
         self._closed = True
         for queue in self._queues.values():
             while queue.polls:
-                poll = queue.polls.popleft()
-                if not poll.done():
-                    poll.set_result(None)
+                queue.polls.popleft().answer(None)
 
 
 def _hand_over(queue: TaskQueue, item: Polled) -> bool:
     """Give the item to the longest-waiting poll, if one waits."""
     while queue.polls:
-        poll = queue.polls.popleft()
-        if not poll.done():
-            poll.set_result(item)
+        if queue.polls.popleft().answer(item):
             return True
     return False
 
