@@ -172,7 +172,8 @@ class Namespaces:
 
     async def _complete(self, description: DescribeNamespaceResponse) -> DescribeNamespaceResponse:
         info = description.namespace_info
-        # What this server supports: updates, waited on or not; no eager workflow start.
+        # What this server supports: updates, waited on or not; eager workflow start.
+        info.capabilities.eager_workflow_start = True
         info.capabilities.sync_update = True
         info.capabilities.async_update = True
         info.limits.CopyFrom(LIMITS)

@@ -129,7 +129,7 @@ class WorkerTasks:
                 return await self.queries.task(dispatch) if self.queries.wanted(dispatch) else None
             request_id = str(uuid.uuid4())
             transient = await self._start(dispatch, workflow_task.record_started, identity, request_id)
-            return None if transient is None else await self._workflow_task_response(dispatch, transient)
+            return None if transient is None else await self._workflow_task_response(dispatch.key, transient)
 
         response = await self._poll(
             namespace_id,
@@ -139,24 +139,31 @@ class WorkerTasks:
             timeout,
             fetch,
             start,
-            self._workflow_task_response,
+            lambda dispatch, transient: self._workflow_task_response(dispatch.key, transient),
         )
         return response or PollWorkflowTaskQueueResponse()
 
+    async def started_workflow_task(
+        self, key: ExecutionKey, identity: str
+    ) -> PollWorkflowTaskQueueResponse | None:
+        """The workflow task of `key` that the write starting the workflow started for
+        `identity`: the first task of an eager start, for the caller's own worker."""
+        return await self._workflow_task_response(key, [], identity)
+
     async def _workflow_task_response(
-        self, dispatch: Dispatch, transient: list
+        self, key: ExecutionKey, transient: list, identity: str | None = None
     ) -> PollWorkflowTaskQueueResponse | None:  # type: ignore[type-arg]
-        async with self.core.reading(dispatch.key) as state:
+        async with self.core.reading(key) as state:
             task = state.workflow_task
             if task is None or task.started_event_id == 0:
                 return None  # it ended (timed out, the run closed) before it could be handed out
+            if identity is not None and task.identity != identity:
+                return None
             # A sticky worker has the workflow cached: it only needs what happened since.
             sticky = task.task_queue != state.task_queue
-            events = await self.core.read_events(
-                dispatch.key, state.previous_started_event_id + 1 if sticky else 1
-            )
+            events = await self.core.read_events(key, state.previous_started_event_id + 1 if sticky else 1)
             events.extend(transient)
-            token = TaskToken(*_key_fields(dispatch.key), task.scheduled_event_id, task.attempt)
+            token = TaskToken(*_key_fields(key), task.scheduled_event_id, task.attempt)
             response = PollWorkflowTaskQueueResponse(
                 task_token=token.encode(),
                 workflow_execution=_execution(state),
@@ -166,7 +173,7 @@ class WorkerTasks:
                 attempt=task.attempt,
                 history=History(events=events),
                 workflow_execution_task_queue=TaskQueue(name=state.task_queue, kind=1),
-                messages=self.updates.messages(dispatch.key, task.started_event_id - 1),
+                messages=self.updates.messages(key, task.started_event_id - 1),
             )
             response.scheduled_time.CopyFrom(codec.timestamp(task.scheduled_time))
             if task.started_time is not None:

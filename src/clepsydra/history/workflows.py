@@ -19,6 +19,7 @@ from temporalio.api.history.v1 import (
 )
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionResponse,
+    PollWorkflowTaskQueueResponse,
     RequestCancelWorkflowExecutionRequest,
     ResetWorkflowExecutionRequest,
     SignalWithStartWorkflowExecutionRequest,
@@ -28,9 +29,10 @@ from temporalio.api.workflowservice.v1 import (
     TerminateWorkflowExecutionRequest,
 )
 
-from clepsydra.engine import cron, limits, reset, start, workflow
+from clepsydra.engine import cron, limits, reset, start, workflow, workflow_task
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionKey, ExecutionState
+from clepsydra.engine.tasks import QueueKind
 from clepsydra.errors import WORKFLOW_COMPLETED, AlreadyExists, InvalidArgument, NotFound
 from clepsydra.history.core import Cached, HistoryCore, is_running
 from clepsydra.history.describe import describe_execution
@@ -71,6 +73,8 @@ class ParentLink:
 
 
 SearchAttributeCheck = Callable[[str, str, SearchAttributes], Awaitable[None]]
+# The poll response of the started workflow task of an execution, for a worker identity.
+EagerTask = Callable[[ExecutionKey, str], Awaitable[PollWorkflowTaskQueueResponse | None]]
 
 
 class Workflows:
@@ -80,6 +84,9 @@ class Workflows:
         self.core = core
         # Refuses search attributes the namespace does not define, or of the wrong type.
         self.check_search_attributes = check_search_attributes
+        # Builds the poll response of a workflow task already started (set by WorkerTasks):
+        # how an eager start hands the caller its first workflow task.
+        self.started_task: EagerTask | None = None
 
     async def start(
         self,
@@ -100,7 +107,14 @@ class Workflows:
                 existing = await self._existing(namespace_id, request, current)
                 if existing is not None:
                     return existing
-            return await self._create(namespace_id, namespace, request, current, signal, parent)
+            eager = request.request_eager_execution and parent is None and self.started_task is not None
+            response = await self._create(namespace_id, namespace, request, current, signal, parent, eager)
+        if eager and self.started_task is not None:
+            key = ExecutionKey(namespace_id, request.workflow_id, response.run_id)
+            task = await self.started_task(key, request.identity)
+            if task is not None:
+                response.eager_workflow_task.CopyFrom(task)
+        return response
 
     async def _existing(
         self,
@@ -155,6 +169,7 @@ class Workflows:
         current: CurrentExecution | None,
         signal: WorkflowExecutionSignaledEventAttributes | None,
         parent: ParentLink | None,
+        eager: bool = False,
     ) -> StartWorkflowExecutionResponse:
         core = self.core
         run_id = str(uuid.uuid4())
@@ -167,6 +182,12 @@ class Workflows:
         )
         m = Mutation(state, now, core.new_id)
         start.begin(m, signal)
+        if eager:  # the caller's own worker runs the first workflow task: started in this write
+            for task in [t for t in m.queue_tasks if t.kind == QueueKind.WORKFLOW]:
+                workflow_task.record_started(
+                    m, task.scheduled_event_id, task.attempt, request.identity, run_id
+                )
+                m.queue_tasks.remove(task)
         await core.commit(
             Cached(state, 0),
             m,

@@ -115,10 +115,12 @@ class Server:
             self._leading = asyncio.create_task(self._lead(), name="leader-jobs")
         self._timer_loop = asyncio.create_task(self.core.timers.run(), name="timers")
 
+        worker_tasks = WorkerTasks(self.core, queries, updates)
+        workflows.started_task = worker_tasks.started_workflow_task
         service = WorkflowService(
             self.namespaces,
             workflows,
-            WorkerTasks(self.core, queries, updates),
+            worker_tasks,
             HistoryReader(self.core),
             queries,
             updates,
