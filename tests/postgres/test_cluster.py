@@ -181,3 +181,23 @@ async def test_timers_and_transfers_load_by_shard(stores: tuple[PostgresStore, P
         assert sorted(t.key.workflow_id for t in await a.load_transfers(shards=[shard])) == mine
     assert len(await a.load_timers(shards=[0, 1, 2, 3])) == len(await a.load_timers()) == 12
     assert await a.load_transfers(shards=[]) == []
+
+
+async def test_notices_flow_again_after_their_connection_is_cut(
+    stores: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = stores
+    heard: asyncio.Queue[tuple[str, str, int, str]] = asyncio.Queue()
+    resumed = asyncio.Event()
+
+    async def on_resumed() -> None:
+        resumed.set()
+
+    b.on_notices_resumed.append(on_resumed)
+    await b.listen_backlog(lambda *announcement: heard.put_nowait(announcement))
+    assert b._listener is not None
+    await a.pool.execute("SELECT pg_terminate_backend($1)", b._listener.get_server_pid())
+    async with asyncio.timeout(GUARD):
+        await resumed.wait()
+        await a.announce_backlog("ns", "orders", 1, "host-a:7233")
+        assert await heard.get() == ("ns", "orders", 1, "host-a:7233")

@@ -34,9 +34,14 @@ class Cluster:
 
     async def start(self) -> None:
         """Listen first, then take shards: nothing said about a shard taken is missed."""
+        self.store.on_notices_resumed.append(self._notices_resumed)
         await self.store.listen_executions(self.core.heard_of_change)
         await self.backlogs.start()
         await self.membership.start()
+
+    async def _notices_resumed(self) -> None:
+        """Notices were lost for a while: load the held shards' tasks again, as at a takeover."""
+        await self.core.recover(self.membership.held_shards())
 
     async def stop(self) -> None:
         """Give the shards up, for the others to take over now rather than at lease expiry."""

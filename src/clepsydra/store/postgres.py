@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Collection
+import logging
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,10 @@ if TYPE_CHECKING:
     from clepsydra.store.postgres_schema import Connection
 
 _KEY = "namespace_id = $1 AND workflow_id = $2 AND run_id = $3"
+LISTEN_RETRY_SECONDS = 1.0
+log = logging.getLogger(__name__)
+# A LISTEN callback: (connection, server pid, channel, payload).
+Notice = Callable[[object, int, str, object], None]
 
 
 def _key(key: ExecutionKey) -> tuple[str, str, str]:
@@ -62,7 +67,14 @@ class PostgresStore(PostgresVisibility, PostgresAdmin, PostgresBatch, PostgresCl
         self._migrate = migrate
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
+        # A connection of its own for LISTEN, and what it listens to (made again if it is lost).
         self._listener: asyncpg.Connection | None = None
+        self._listening: list[tuple[str, Notice]] = []
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._closing = False
+        # Called once notices flow again after their connection was lost: those sent meanwhile
+        # are gone, so what they would have said must be learnt again.
+        self.on_notices_resumed: list[Callable[[], Awaitable[None]]] = []
         self._custom_columns: dict[str, dict[str, str]] = {}
         self.shard_count = 1  # read from the database at open
 
@@ -84,16 +96,47 @@ class PostgresStore(PostgresVisibility, PostgresAdmin, PostgresBatch, PostgresCl
                 else:
                     await postgres_schema.check(conn, redact(self._url))
                 self.shard_count = await shard_count(conn)
-            self._listener = await asyncpg.connect(self._url)
-            await self._listener.add_listener(CHANGES_CHANNEL, self._on_change)
+            self._listening = [(CHANGES_CHANNEL, self._on_change)]
+            await self._connect_listener()
         except BaseException:
             await self.close()
             raise
+
+    async def _listen(self, channel: str, notice: Notice) -> None:
+        assert self._listener is not None, "store is not open"
+        self._listening.append((channel, notice))
+        await self._listener.add_listener(channel, notice)
+
+    async def _connect_listener(self) -> None:
+        listener = await asyncpg.connect(self._url)
+        for channel, notice in self._listening:
+            await listener.add_listener(channel, notice)
+        listener.add_termination_listener(self._listener_lost)
+        self._listener = listener
+
+    def _listener_lost(self, _conn: object) -> None:
+        if not self._closing:
+            log.warning("lost the connection that listens for notices; connecting again")
+            self._reconnecting = asyncio.get_running_loop().create_task(self._resume_notices())
+
+    async def _resume_notices(self) -> None:
+        while True:
+            try:
+                await self._connect_listener()
+                break
+            except (OSError, asyncpg.PostgresError) as error:
+                log.warning("cannot listen for notices yet: %s", error)
+                await asyncio.sleep(LISTEN_RETRY_SECONDS)
+        for resumed in self.on_notices_resumed:
+            await resumed()
 
     def _on_change(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         self._custom_columns.pop(str(payload), None)
 
     async def close(self) -> None:
+        self._closing = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._listener.close(), 5)

@@ -43,7 +43,8 @@ class PostgresCluster:
     def pool(self) -> asyncpg.Pool:
         raise NotImplementedError  # PostgresStore's
 
-    _listener: asyncpg.Connection | None
+    async def _listen(self, channel: str, notice: Callable[[object, int, str, object], None]) -> None:
+        raise NotImplementedError  # PostgresStore's: LISTEN, again after a reconnection
 
     async def _before_write(self, conn: Connection, write: ExecutionWrite) -> bool:
         """Fence the write of a shard's owner; True for a write by a process that does not
@@ -68,13 +69,12 @@ class PostgresCluster:
     async def listen_executions(self, listener: ExecutionListener) -> None:
         """Call `listener(origin, key)` when a process commits a change to an execution whose
         shard it does not own."""
-        assert self._listener is not None, "store is not open"
 
         def received(_conn: object, _pid: int, _channel: str, payload: object) -> None:
             origin, *key = json.loads(str(payload))
             listener(origin, ExecutionKey(*key))
 
-        await self._listener.add_listener(EXECUTIONS_CHANNEL, received)
+        await self._listen(EXECUTIONS_CHANNEL, received)
 
     async def announce_backlog(self, namespace_id: str, task_queue: str, kind: int, address: str) -> None:
         """Tell every process that tasks of this queue wait at `address` for a poller."""
@@ -83,13 +83,12 @@ class PostgresCluster:
 
     async def listen_backlog(self, listener: BacklogListener) -> None:
         """Call `listener(namespace_id, task_queue, kind, address)` for each announcement."""
-        assert self._listener is not None, "store is not open"
 
         def received(_conn: object, _pid: int, _channel: str, payload: object) -> None:
             namespace_id, task_queue, kind, address = json.loads(str(payload))
             listener(namespace_id, task_queue, kind, address)
 
-        await self._listener.add_listener(BACKLOG_CHANNEL, received)
+        await self._listen(BACKLOG_CHANNEL, received)
 
     async def load_tasks_of(
         self, key: ExecutionKey
