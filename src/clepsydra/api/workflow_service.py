@@ -237,8 +237,7 @@ class WorkflowService:
     async def RespondWorkflowTaskCompleted(
         self, request: RespondWorkflowTaskCompletedRequest, context: Context
     ) -> RespondWorkflowTaskCompletedResponse:
-        activity_tasks = await self.worker_tasks.complete_workflow_task(request)
-        return RespondWorkflowTaskCompletedResponse(activity_tasks=activity_tasks)
+        return await self.worker_tasks.complete_workflow_task(request)
 
     async def RespondWorkflowTaskFailed(
         self, request: RespondWorkflowTaskFailedRequest, context: Context

@@ -11,12 +11,13 @@ from typing import Any, TypeVar
 from temporalio.api.common.v1 import Payloads, WorkflowExecution
 from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 from temporalio.api.failure.v1 import ApplicationFailureInfo, Failure
-from temporalio.api.history.v1 import History
+from temporalio.api.history.v1 import History, HistoryEvent
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
     PollActivityTaskQueueResponse,
     PollWorkflowTaskQueueResponse,
     RespondWorkflowTaskCompletedRequest,
+    RespondWorkflowTaskCompletedResponse,
     RespondWorkflowTaskFailedRequest,
 )
 
@@ -182,11 +183,23 @@ class WorkerTasks:
 
     async def complete_workflow_task(
         self, request: RespondWorkflowTaskCompletedRequest
-    ) -> list[PollActivityTaskQueueResponse]:
-        """Apply the worker's commands; returns the activity tasks it asked to run itself (eagerly)."""
+    ) -> RespondWorkflowTaskCompletedResponse:
+        """Apply the worker's commands. The answer carries the activity tasks the worker asked
+        to run itself (eagerly) and, if it asked for it, the next workflow task when the
+        completion makes one at once (events arrived meanwhile): both started already."""
         token = TaskToken.decode(request.task_token)
 
-        def change(m: Mutation) -> list[ActivityInfo]:
+        def change(m: Mutation) -> tuple[list[ActivityInfo], list[HistoryEvent] | None]:
+            eager = complete(m)
+            if eager is None:
+                return [], None
+            if not request.return_new_workflow_task or not m.state.running:
+                return eager, None
+            workflow_task.schedule_if_needed(m)
+            return eager, _start_new_workflow_task(m, request.identity)
+
+        def complete(m: Mutation) -> list[ActivityInfo] | None:
+            """None if the task failed instead (events came that the worker must see first)."""
             task = workflow_task.started_task(m.state, token.scheduled_event_id, token.attempt)
             if commands.closes_workflow(request.commands) and m.state.buffered_events:
                 # New events arrived while the worker decided to close: it must see them first.
@@ -197,7 +210,7 @@ class WorkerTasks:
                     Failure(message="UnhandledCommand"),
                     request.identity,
                 )
-                return []
+                return None
             completed_event_id = workflow_task.complete(m, task, request)
             commands.apply(m, completed_event_id, request.commands, request.identity, request.messages)
             workflow_task.finish_completion(m, request.force_create_new_workflow_task)
@@ -207,16 +220,23 @@ class WorkerTasks:
             return activity.start_eagerly(m, request.identity)
 
         try:
-            eager = await self.core.update(token.key, change)
+            eager, transient = await self.core.update(token.key, change)
         except CommandError as error:
             await self._fail_workflow_task(
                 token, error.cause, Failure(message=error.message), request.identity
             )
             raise InvalidArgument(error.message) from None
-        if not eager:
-            return []
-        async with self.core.reading(token.key) as state:
-            return [_activity_task(state, info, request.namespace) for info in eager]
+        response = RespondWorkflowTaskCompletedResponse()
+        if eager:
+            async with self.core.reading(token.key) as state:
+                response.activity_tasks.extend(
+                    _activity_task(state, info, request.namespace) for info in eager
+                )
+        if transient is not None:
+            new_task = await self._workflow_task_response(token.key, transient, request.identity)
+            if new_task is not None:
+                response.workflow_task.CopyFrom(new_task)
+        return response
 
     async def fail_workflow_task(self, request: RespondWorkflowTaskFailedRequest) -> None:
         token = TaskToken.decode(request.task_token)
@@ -356,6 +376,19 @@ class WorkerTasks:
                 activity.canceled(m, info, payloads, identity)
 
         await self.core.update(key, change)
+
+
+def _start_new_workflow_task(m: Mutation, identity: str) -> list[HistoryEvent] | None:
+    """Start, for the worker completing the last one, the workflow task this change made on
+    that worker's sticky queue (so the worker needs only the events since); its transient
+    events, or None if the change made none."""
+    for task in m.queue_tasks:
+        if task.kind == QueueKind.WORKFLOW and task.task_queue != m.state.task_queue:
+            m.queue_tasks.remove(task)
+            return workflow_task.record_started(
+                m, task.scheduled_event_id, task.attempt, identity, str(uuid.uuid4())
+            )
+    return None
 
 
 def _key_fields(key: ExecutionKey) -> tuple[str, str, str]:
