@@ -8,7 +8,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from temporalio.api.common.v1 import Payloads, WorkflowExecution
+from temporalio.api.command.v1 import Command
+from temporalio.api.common.v1 import Payloads, SearchAttributes, WorkflowExecution
 from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 from temporalio.api.failure.v1 import ApplicationFailureInfo, Failure
 from temporalio.api.history.v1 import History, HistoryEvent
@@ -31,6 +32,7 @@ from clepsydra.history.core import HistoryCore
 from clepsydra.history.queries import Queries
 from clepsydra.history.tokens import TaskToken
 from clepsydra.history.updates import Updates
+from clepsydra.history.workflows import SearchAttributeCheck
 from clepsydra.matching.task_queues import (
     AnyDispatch,
     Dispatch,
@@ -44,13 +46,22 @@ R = TypeVar("R")
 # Fetches a task from the process at an address (a poll forwarded there); None if it had none.
 Fetch = Callable[[str], Awaitable[R | None]]
 UNHANDLED_COMMAND = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND
+BAD_SEARCH_ATTRIBUTES = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES
 
 
 class WorkerTasks:
-    def __init__(self, core: HistoryCore, queries: Queries, updates: Updates) -> None:
+    def __init__(
+        self,
+        core: HistoryCore,
+        queries: Queries,
+        updates: Updates,
+        check_search_attributes: SearchAttributeCheck | None = None,
+    ) -> None:
         self.core = core
         self.queries = queries
         self.updates = updates
+        # Refuses search attributes the namespace does not define (those commands set).
+        self.check_search_attributes = check_search_attributes
 
     async def _poll(
         self,
@@ -188,6 +199,7 @@ class WorkerTasks:
         to run itself (eagerly) and, if it asked for it, the next workflow task when the
         completion makes one at once (events arrived meanwhile): both started already."""
         token = TaskToken.decode(request.task_token)
+        await self._check_search_attributes(token, request)
 
         def change(m: Mutation) -> tuple[list[ActivityInfo], list[HistoryEvent] | None]:
             eager = complete(m)
@@ -237,6 +249,26 @@ class WorkerTasks:
             if new_task is not None:
                 response.workflow_task.CopyFrom(new_task)
         return response
+
+    async def _check_search_attributes(
+        self, token: TaskToken, request: RespondWorkflowTaskCompletedRequest
+    ) -> None:
+        """Search attributes set by commands are checked as those given at a start; a bad one
+        fails the workflow task with BAD_SEARCH_ATTRIBUTES, as on the reference server."""
+        if self.check_search_attributes is None:
+            return
+        for command in request.commands:
+            attributes = _search_attributes_of(command)
+            if attributes is None:
+                continue
+            try:
+                await self.check_search_attributes(request.namespace, token.namespace_id, attributes)
+            except InvalidArgument as error:
+                message = f"BadSearchAttributes: {error.message}"
+                await self._fail_workflow_task(
+                    token, BAD_SEARCH_ATTRIBUTES, Failure(message=message), request.identity
+                )
+                raise InvalidArgument(message) from None
 
     async def fail_workflow_task(self, request: RespondWorkflowTaskFailedRequest) -> None:
         token = TaskToken.decode(request.task_token)
@@ -388,6 +420,19 @@ def _start_new_workflow_task(m: Mutation, identity: str) -> list[HistoryEvent] |
             return workflow_task.record_started(
                 m, task.scheduled_event_id, task.attempt, identity, str(uuid.uuid4())
             )
+    return None
+
+
+def _search_attributes_of(command: Command) -> SearchAttributes | None:
+    """The search attributes a command sets, if it is one that sets some."""
+    for field in (
+        "upsert_workflow_search_attributes",
+        "start_child_workflow_execution",
+        "continue_as_new_workflow_execution",
+    ):
+        name = f"{field}_command_attributes"
+        if command.HasField(name):
+            return getattr(command, name).search_attributes
     return None
 
 

@@ -115,7 +115,7 @@ class Server:
             self._leading = asyncio.create_task(self._lead(), name="leader-jobs")
         self._timer_loop = asyncio.create_task(self.core.timers.run(), name="timers")
 
-        worker_tasks = WorkerTasks(self.core, queries, updates)
+        worker_tasks = WorkerTasks(self.core, queries, updates, self.admin.registry.validate)
         workflows.started_task = worker_tasks.started_workflow_task
         service = WorkflowService(
             self.namespaces,
