@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from run import Errors, _exit, dist_ms, log, run_all, tree_cpu_s, worker_process
+from run import Errors, dist_ms, log, run_all, run_main, tree_cpu_s, worker_process
 from servers import RunningServer, ServerKind
 
 DEFAULT_DB_URL = os.environ.get("CLEPSYDRA_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -321,14 +321,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        code = main()
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 2)
-    except BaseException:
-        import traceback
-
-        traceback.print_exc()
-        code = 2
-    # As run.py does: leave without finalizing, which grpcio's threads sometimes abort.
-    _exit(code)
+    run_main(main)

@@ -59,7 +59,7 @@ from temporalio.client import Client
 
 with workflow.unsafe.imports_passed_through():  # the worker's sandbox re-imports this module
     from compare import machine
-    from run import CLK_TCK, RssSampler, _exit, dist_ms, loadavg, log, pct, tree_cpu_s, tree_rss_kb
+    from run import CLK_TCK, RssSampler, dist_ms, loadavg, log, pct, run_main, tree_cpu_s, tree_rss_kb
     from servers import CLEPSYDRA_CMD, RunningServer, ServerKind, reference
 
 OPEN_TIMER_DAYS = 1  # phase A's timers: never due while the benchmark runs
@@ -837,12 +837,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        rc = main()
-    except SystemExit as e:
-        rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
-        if e.code is not None and not isinstance(e.code, int):
-            log(e.code)
-    except KeyboardInterrupt:
-        rc = 130
-    _exit(rc)  # not through the interpreter's finalization, which grpc's threads can crash (see run.py)
+    run_main(main)

@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -1011,7 +1012,8 @@ def _exit(rc: int) -> None:
     os._exit(rc)
 
 
-if __name__ == "__main__":
+def run_main(main: Callable[[], int]) -> None:
+    """Run a benchmark's main() as a script: its exit status, and a traceback for a crash."""
     try:
         rc = main()
     except SystemExit as e:
@@ -1026,3 +1028,7 @@ if __name__ == "__main__":
         traceback.print_exc()
         rc = 2
     _exit(rc)
+
+
+if __name__ == "__main__":
+    run_main(main)
