@@ -33,11 +33,12 @@ from temporalio.api.history.v1 import History, HistoryEvent
 
 from clepsydra.clock import Clock
 from clepsydra.cluster.membership import Membership
-from clepsydra.engine import activity, codec, workflow_task
+from clepsydra.engine import codec, workflow_task
+from clepsydra.engine.dispatch import start_queued
 from clepsydra.engine.fire import fire
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionKey, ExecutionState
-from clepsydra.engine.tasks import QueueKind, QueueTask, TimerTask, TransferTask
+from clepsydra.engine.tasks import QueueTask, TimerTask, TransferTask
 from clepsydra.errors import ConditionFailed, InvalidArgument, NotFound, ShardOwnershipLost
 from clepsydra.history.timer_queue import WINDOW as TIMER_WINDOW
 from clepsydra.history.timer_queue import TimerQueue
@@ -302,15 +303,11 @@ class HistoryCore:
             poll = self.matching.claim(key.namespace_id, task.task_queue, task.kind)
             if poll is None:
                 continue
-            record = (
-                workflow_task.record_started if task.kind == QueueKind.WORKFLOW else activity.record_started
-            )
             try:
-                outcome = record(m, task.scheduled_event_id, task.attempt, poll.identity, self.new_id())
+                outcome = start_queued(m, task, poll.identity, self.new_id())
             except NotFound:  # not startable yet (none is known to be so): it waits in line
                 poll.answer(TRY_AGAIN)
                 continue
-            m.queue_tasks.remove(task)
             claimed.append((poll, Started(Dispatch(key, task), outcome)))
         return claimed
 

@@ -23,6 +23,7 @@ from temporalio.api.workflowservice.v1 import (
 )
 
 from clepsydra.engine import activity, codec, commands, limits, workflow, workflow_task
+from clepsydra.engine.dispatch import queued_workflow_task, start_queued
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ActivityInfo, ExecutionKey, ExecutionState
 from clepsydra.engine.tasks import QueueKind
@@ -208,7 +209,11 @@ class WorkerTasks:
             if not request.return_new_workflow_task or not m.state.running:
                 return eager, None
             workflow_task.schedule_if_needed(m)
-            return eager, _start_new_workflow_task(m, request.identity)
+            # Only one on the worker's sticky queue: the worker needs just the events since.
+            new_task = queued_workflow_task(m, sticky_only=True)
+            if new_task is None:
+                return eager, None
+            return eager, start_queued(m, new_task, request.identity, str(uuid.uuid4()))
 
         def complete(m: Mutation) -> list[ActivityInfo] | None:
             """None if the task failed instead (events came that the worker must see first)."""
@@ -408,19 +413,6 @@ class WorkerTasks:
                 activity.canceled(m, info, payloads, identity)
 
         await self.core.update(key, change)
-
-
-def _start_new_workflow_task(m: Mutation, identity: str) -> list[HistoryEvent] | None:
-    """Start, for the worker completing the last one, the workflow task this change made on
-    that worker's sticky queue (so the worker needs only the events since); its transient
-    events, or None if the change made none."""
-    for task in m.queue_tasks:
-        if task.kind == QueueKind.WORKFLOW and task.task_queue != m.state.task_queue:
-            m.queue_tasks.remove(task)
-            return workflow_task.record_started(
-                m, task.scheduled_event_id, task.attempt, identity, str(uuid.uuid4())
-            )
-    return None
 
 
 def _search_attributes_of(command: Command) -> SearchAttributes | None:

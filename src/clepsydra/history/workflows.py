@@ -29,10 +29,10 @@ from temporalio.api.workflowservice.v1 import (
     TerminateWorkflowExecutionRequest,
 )
 
-from clepsydra.engine import cron, limits, reset, start, workflow, workflow_task
+from clepsydra.engine import cron, limits, reset, start, workflow
+from clepsydra.engine.dispatch import queued_workflow_task, start_queued
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionKey, ExecutionState
-from clepsydra.engine.tasks import QueueKind
 from clepsydra.errors import WORKFLOW_COMPLETED, AlreadyExists, InvalidArgument, NotFound
 from clepsydra.history.core import Cached, HistoryCore, is_running
 from clepsydra.history.describe import describe_execution
@@ -182,12 +182,9 @@ class Workflows:
         )
         m = Mutation(state, now, core.new_id)
         start.begin(m, signal)
-        if eager:  # the caller's own worker runs the first workflow task: started in this write
-            for task in [t for t in m.queue_tasks if t.kind == QueueKind.WORKFLOW]:
-                workflow_task.record_started(
-                    m, task.scheduled_event_id, task.attempt, request.identity, run_id
-                )
-                m.queue_tasks.remove(task)
+        first_task = queued_workflow_task(m) if eager else None
+        if first_task is not None:  # the caller's own worker runs it: started in this write
+            start_queued(m, first_task, request.identity, run_id)
         await core.commit(
             Cached(state, 0),
             m,
