@@ -86,6 +86,10 @@ class HistoryCore:
         # Called with each committed mutation (e.g. to tell update waiters how far they got).
         self.after_commit: list[Callable[[Mutation], None]] = []
         self._cache: OrderedDict[ExecutionKey, Cached] = OrderedDict()
+        # Counts the times cached state was dropped because others may have changed it (a
+        # shard taken or given up, a change made elsewhere): a state read from the store
+        # before such a time may be older than the store, and is not cached (see `load`).
+        self._invalidations = 0
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
         self._watchers: dict[ExecutionKey, list[asyncio.Future[None]]] = {}
         # Called with each committed state (e.g. by time skipping, to know when all is idle).
@@ -130,6 +134,7 @@ class HistoryCore:
     async def release(self, shards: Collection[int]) -> None:
         """Shards now owned by another process: forget their cached executions. (Their timers
         and transfers are dropped as they come up; see `owns`.)"""
+        self._invalidations += 1
         for key in [k for k in self._cache if self._shard(k) in shards]:
             del self._cache[key]
 
@@ -139,6 +144,7 @@ class HistoryCore:
             asyncio.get_running_loop().create_task(self._take_in(key))
 
     async def _take_in(self, key: ExecutionKey) -> None:
+        self._invalidations += 1
         self._cache.pop(key, None)
         try:
             self._index(*await self.store.load_tasks_of(key))
@@ -192,6 +198,7 @@ class HistoryCore:
                 self._cache.move_to_end(key)
                 return cached
             del self._cache[key]  # its shard was given up: others may have changed it since
+        invalidations = self._invalidations
         row = await self.store.get_execution(key)
         if row is None:
             raise NotFound(
@@ -201,7 +208,8 @@ class HistoryCore:
         if raced is not None:  # loaded (and maybe changed) by someone else meanwhile
             return raced
         cached = Cached(codec.loads(ExecutionState, row[0]), row[1])
-        self._remember(key, cached)
+        if invalidations == self._invalidations:  # else it may be older than the store by now
+            self._remember(key, cached)
         return cached
 
     def _remember(self, key: ExecutionKey, cached: Cached) -> None:
