@@ -42,8 +42,9 @@ class Membership:
     def shard(self, namespace_id: str, workflow_id: str) -> int:
         return 0
 
-    def held_shards(self) -> list[int]:
-        return [0]
+    def held_shards(self) -> list[int] | None:
+        """The shards this process holds; None: all of them."""
+        return None
 
     def others(self) -> set[str]:
         """The addresses of the other live processes that own shards."""

@@ -115,8 +115,7 @@ class HistoryCore:
         `recover`."""
 
         async def load(after: datetime, until: datetime) -> list[tuple[ExecutionKey, TimerTask]]:
-            shards = self.membership.held_shards() if self.store.shared else None
-            timers = await self.store.load_timers(shards, after, until)
+            timers = await self.store.load_timers(self.membership.held_shards(), after, until)
             return [(t.key, codec.loads(TimerTask, t.data)) for t in timers]
 
         self.timers.load_ahead(load, window)
