@@ -47,10 +47,28 @@ class ServerProcess:
     def command(self) -> list[str]:
         common = ["--port", str(self.port), "--db-filename", str(self.db_path), "--headless"]
         if use_reference():
-            return ["temporal", "server", "start-dev", *common, "--log-level", "error",
-                    "--ui-port", str(free_port()), *self.extra_args]
-        return [sys.executable, "-m", "clepsydra", "server", "start-dev", *common,
-                "--log-level", "warn", *self.extra_args]
+            return [
+                "temporal",
+                "server",
+                "start-dev",
+                *common,
+                "--log-level",
+                "error",
+                "--ui-port",
+                str(free_port()),
+                *self.extra_args,
+            ]
+        return [
+            sys.executable,
+            "-m",
+            "clepsydra",
+            "server",
+            "start-dev",
+            *common,
+            "--log-level",
+            "warn",
+            *self.extra_args,
+        ]
 
     async def start(self, timeout: float = 30.0) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child process

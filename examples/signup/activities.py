@@ -41,8 +41,7 @@ class SignupActivities:
         if done := self.ledger.find(wf, "account_created"):
             return str(done["account_id"])
         account_id = f"acct-{uuid.uuid4().hex[:10]}"
-        self.ledger.record(wf, "account_created", account_id=account_id, email=email,
-                           card_token=card_token)
+        self.ledger.record(wf, "account_created", account_id=account_id, email=email, card_token=card_token)
         activity.logger.info("Created account %s for %s", account_id, email)
         return account_id
 
@@ -59,8 +58,7 @@ class SignupActivities:
             return int(done["amount_cents"])
         # The fake bank declines some cards; that is a permanent failure, not worth retrying.
         if card_token.startswith("tok_declined"):
-            raise ApplicationError(f"card {card_token} was declined", type=CARD_DECLINED,
-                                   non_retryable=True)
+            raise ApplicationError(f"card {card_token} was declined", type=CARD_DECLINED, non_retryable=True)
         amount_cents = random.randint(1, 99)
         self.ledger.record(wf, "deposit_posted", account_id=account_id, amount_cents=amount_cents)
         activity.logger.info("Posted a deposit of %d cents to %s", amount_cents, account_id)

@@ -66,9 +66,7 @@ class Ledger:
             f.write(json.dumps(entry) + "\n")
         return entry
 
-    async def wait_for(
-        self, workflow_id: str, step: str, timeout: float = 30.0
-    ) -> dict[str, Any] | None:
+    async def wait_for(self, workflow_id: str, step: str, timeout: float = 30.0) -> dict[str, Any] | None:
         """Poll until the step shows up in the ledger; None if it did not within `timeout`."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

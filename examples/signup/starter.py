@@ -45,14 +45,17 @@ def parse_cents(text: str) -> int:
 
 async def start(client: Client, ledger: Ledger, args: argparse.Namespace) -> int:
     workflow_id = args.id or f"signup-{uuid.uuid4().hex[:8]}"
-    signup = SignupInput(email=args.email, card_token=args.card_token,
-                         confirm_timeout=args.confirm_timeout)
+    signup = SignupInput(email=args.email, card_token=args.card_token, confirm_timeout=args.confirm_timeout)
     try:
         # A workflow id names one sign-up forever: the activities use it as their
         # idempotency key, so it must never be reused.
         handle = await client.start_workflow(
-            SignupWorkflow.run, signup, id=workflow_id, task_queue=TASK_QUEUE,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+            SignupWorkflow.run,
+            signup,
+            id=workflow_id,
+            task_queue=TASK_QUEUE,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
     except WorkflowAlreadyStartedError:
         print(f"A sign-up with id {workflow_id} already exists.", file=sys.stderr)
         return 1
@@ -65,17 +68,23 @@ async def start(client: Client, ledger: Ledger, args: argparse.Namespace) -> int
         if deposit is not None:
             break
         if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
-            print("The sign-up ended before posting a deposit. See how with:\n"
-                  f"    python starter.py result {workflow_id}")
+            print(
+                "The sign-up ended before posting a deposit. See how with:\n"
+                f"    python starter.py result {workflow_id}"
+            )
             return 1
     if deposit is None:
-        print("No deposit on the statement yet (is the worker running?). Look later with:\n"
-              f"    python starter.py ledger {workflow_id}")
+        print(
+            "No deposit on the statement yet (is the worker running?). Look later with:\n"
+            f"    python starter.py ledger {workflow_id}"
+        )
         return 0
     cents = deposit["amount_cents"]
-    print(f"Your card statement shows a deposit of ${cents / 100:.2f}.\n"
-          f"Within {args.confirm_timeout:g} seconds, confirm it with:\n"
-          f"    python starter.py confirm {workflow_id} {cents}")
+    print(
+        f"Your card statement shows a deposit of ${cents / 100:.2f}.\n"
+        f"Within {args.confirm_timeout:g} seconds, confirm it with:\n"
+        f"    python starter.py confirm {workflow_id} {cents}"
+    )
     return 0
 
 
@@ -86,12 +95,16 @@ async def confirm(client: Client, args: argparse.Namespace) -> int:
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
-        print(f"Sign-up {args.workflow_id} is not waiting for a confirmation: {err.message}.\n"
-              f"See how it ended with:\n    python starter.py result {args.workflow_id}",
-              file=sys.stderr)
+        print(
+            f"Sign-up {args.workflow_id} is not waiting for a confirmation: {err.message}.\n"
+            f"See how it ended with:\n    python starter.py result {args.workflow_id}",
+            file=sys.stderr,
+        )
         return 1
-    print(f"Sent ${args.amount / 100:.2f} to sign-up {args.workflow_id}. See how it went with:\n"
-          f"    python starter.py result {args.workflow_id}")
+    print(
+        f"Sent ${args.amount / 100:.2f} to sign-up {args.workflow_id}. See how it went with:\n"
+        f"    python starter.py result {args.workflow_id}"
+    )
     return 0
 
 
@@ -105,16 +118,20 @@ async def result(client: Client, args: argparse.Namespace) -> int:
         print(f"No sign-up with id {args.workflow_id}.", file=sys.stderr)
         return 1
     if description.status == WorkflowExecutionStatus.RUNNING:
-        print("The sign-up is still running (waiting for a confirmation?); "
-              "waiting for it to end, Ctrl-C to stop waiting...")
+        print(
+            "The sign-up is still running (waiting for a confirmation?); "
+            "waiting for it to end, Ctrl-C to stop waiting..."
+        )
     try:
         outcome: SignupResult = await handle.result()
     except WorkflowFailureError as err:
         cause = err.cause
         print(f"Sign-up failed: {cause.message if isinstance(cause, FailureError) else cause}")
         return 1
-    print(f"Sign-up {outcome.status}: email {outcome.email}, account {outcome.account_id}, "
-          f"{outcome.tries} amount(s) typed.")
+    print(
+        f"Sign-up {outcome.status}: email {outcome.email}, account {outcome.account_id}, "
+        f"{outcome.tries} amount(s) typed."
+    )
     if outcome.undone:
         print(f"Undone: {', '.join(outcome.undone)}")
     return 0
@@ -139,10 +156,17 @@ async def main() -> int:
 
     p = commands.add_parser("start", help="start a sign-up")
     p.add_argument("email")
-    p.add_argument("--card-token", default="tok_visa",
-                   help="tokens starting with tok_declined are declined by the fake bank")
-    p.add_argument("--confirm-timeout", type=float, default=600.0,
-                   help="seconds the user has to confirm the deposit (default 600)")
+    p.add_argument(
+        "--card-token",
+        default="tok_visa",
+        help="tokens starting with tok_declined are declined by the fake bank",
+    )
+    p.add_argument(
+        "--confirm-timeout",
+        type=float,
+        default=600.0,
+        help="seconds the user has to confirm the deposit (default 600)",
+    )
     p.add_argument("--id", help="workflow id (default: signup-<random>)")
 
     p = commands.add_parser("confirm", help="type the amount of the deposit")

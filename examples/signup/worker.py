@@ -25,15 +25,19 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--address", default="localhost:7233")
     parser.add_argument("--namespace", default="default")
-    parser.add_argument("--ledger", default=str(default_ledger_path()),
-                        help="ledger file (default: $SIGNUP_LEDGER or ./signup-ledger.jsonl)")
+    parser.add_argument(
+        "--ledger",
+        default=str(default_ledger_path()),
+        help="ledger file (default: $SIGNUP_LEDGER or ./signup-ledger.jsonl)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     client = await Client.connect(args.address, namespace=args.namespace)
     activities = SignupActivities(Ledger(args.ledger))
-    worker = Worker(client, task_queue=TASK_QUEUE, workflows=[SignupWorkflow],
-                    activities=activities.as_list())
+    worker = Worker(
+        client, task_queue=TASK_QUEUE, workflows=[SignupWorkflow], activities=activities.as_list()
+    )
     print(f"Worker polling task queue {TASK_QUEUE!r} on {args.address}; ledger: {args.ledger}")
     await worker.run()
 

@@ -43,8 +43,7 @@ MAX_TRIES = 3
 STEP_TIMEOUT = timedelta(seconds=10)
 STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
 # Compensations and the steps after verification must happen eventually: retry forever.
-MUST_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1),
-                         maximum_interval=timedelta(seconds=30))
+MUST_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
 # A compensation is an activity method that takes the account id.
 Compensation = Callable[[SignupActivities, str], Awaitable[None]]
@@ -89,26 +88,36 @@ class SignupWorkflow:
         account_id = ""
         try:
             account_id = await workflow.execute_activity_method(
-                acts.create_account, args=[signup.email, signup.card_token],
-                start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY)
+                acts.create_account,
+                args=[signup.email, signup.card_token],
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=STEP_RETRY,
+            )
             undo.append(acts.close_account)
 
             amount = await workflow.execute_activity_method(
-                acts.post_micro_deposit, args=[account_id, signup.card_token],
-                start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY)
+                acts.post_micro_deposit,
+                args=[account_id, signup.card_token],
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=STEP_RETRY,
+            )
             undo.append(acts.remove_micro_deposit)
 
             status = await self._wait_for_confirmation(amount, signup.confirm_timeout)
             if status == "verified":
                 await workflow.execute_activity_method(
-                    acts.mark_verified, account_id,
-                    start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY)
+                    acts.mark_verified,
+                    account_id,
+                    start_to_close_timeout=STEP_TIMEOUT,
+                    retry_policy=STEP_RETRY,
+                )
         except ActivityError as err:
             undone = await self._undo(undo, account_id)
             reason = err.cause.message if isinstance(err.cause, FailureError) else err.message
             raise ApplicationError(
                 f"sign-up of {signup.email} failed: {reason}; undone: {', '.join(undone)}",
-                type="SignupFailed", non_retryable=True,
+                type="SignupFailed",
+                non_retryable=True,
             ) from err
 
         if status != "verified":
@@ -117,11 +126,17 @@ class SignupWorkflow:
 
         # Verified: from here on, steps are retried until they succeed.
         await workflow.execute_activity_method(
-            acts.remove_micro_deposit, account_id,
-            start_to_close_timeout=STEP_TIMEOUT, retry_policy=MUST_RETRY)
+            acts.remove_micro_deposit,
+            account_id,
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=MUST_RETRY,
+        )
         await workflow.execute_activity_method(
-            acts.send_welcome_email, args=[signup.email, account_id],
-            start_to_close_timeout=STEP_TIMEOUT, retry_policy=MUST_RETRY)
+            acts.send_welcome_email,
+            args=[signup.email, account_id],
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=MUST_RETRY,
+        )
         return SignupResult("verified", signup.email, account_id, self._tries)
 
     async def _wait_for_confirmation(self, amount: int, timeout: float) -> str:
@@ -143,8 +158,7 @@ class SignupWorkflow:
             self._tries += 1
             if typed == amount:
                 return "verified"
-            workflow.logger.info("Wrong amount (%d), try %d of %d", typed, self._tries,
-                                 MAX_TRIES)
+            workflow.logger.info("Wrong amount (%d), try %d of %d", typed, self._tries, MAX_TRIES)
         return "too_many_attempts"
 
     @staticmethod
@@ -152,7 +166,7 @@ class SignupWorkflow:
         done = []
         for compensation in reversed(undo):
             await workflow.execute_activity_method(
-                compensation, account_id,
-                start_to_close_timeout=STEP_TIMEOUT, retry_policy=MUST_RETRY)
+                compensation, account_id, start_to_close_timeout=STEP_TIMEOUT, retry_policy=MUST_RETRY
+            )
             done.append(compensation.__name__)
         return done

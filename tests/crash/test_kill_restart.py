@@ -65,9 +65,7 @@ class Steps:
     def _record(self, result: int) -> int:
         info = activity.info()
         assert info.workflow_id is not None
-        self.executions.append(
-            Execution(info.workflow_id, info.activity_id, info.attempt, result)
-        )
+        self.executions.append(Execution(info.workflow_id, info.activity_id, info.attempt, result))
         return result
 
     @activity.defn
@@ -213,9 +211,7 @@ async def test_kill_while_workflows_are_in_flight(
     assert executions_at_kill < count * 3, "the kill came after all the work was done"
 
 
-async def test_kill_during_a_burst_of_starts(
-    server: ServerProcess, client: Client, worker: Worker
-) -> None:
+async def test_kill_during_a_burst_of_starts(server: ServerProcess, client: Client, worker: Worker) -> None:
     count = 40
     acknowledged: list[WorkflowHandle[CrashWorkflow, int]] = []
     ids = [f"burst-{n}-{uuid.uuid4()}" for n in range(count)]

@@ -68,9 +68,7 @@ class ParallelWorkflow:
         return list(
             await asyncio.gather(
                 *(
-                    workflow.execute_activity(
-                        square, x, start_to_close_timeout=timedelta(seconds=10)
-                    )
+                    workflow.execute_activity(square, x, start_to_close_timeout=timedelta(seconds=10))
                     for x in xs
                 )
             )
@@ -91,7 +89,8 @@ class NonRetryableWorkflow:
     @workflow.run
     async def run(self) -> None:
         await workflow.execute_activity(
-            fail_non_retryable, start_to_close_timeout=timedelta(seconds=10),
+            fail_non_retryable,
+            start_to_close_timeout=timedelta(seconds=10),
             retry_policy=FAST_RETRY,
         )
 
@@ -133,16 +132,12 @@ ALL_ACTIVITIES = [add_one, double, square, flaky, fail_non_retryable, fail_with_
 
 def worker(client: Client, task_queue: str, workflow_class: type) -> Worker:
     # One workflow class per worker: each one costs a sandbox validation when the worker is built.
-    return Worker(
-        client, task_queue=task_queue, workflows=[workflow_class], activities=ALL_ACTIVITIES
-    )
+    return Worker(client, task_queue=task_queue, workflows=[workflow_class], activities=ALL_ACTIVITIES)
 
 
 async def test_chain_of_three_activities(client: Client, task_queue: str, workflow_id: str) -> None:
     async with worker(client, task_queue, ChainWorkflow):
-        handle = await client.start_workflow(
-            ChainWorkflow.run, 4, id=workflow_id, task_queue=task_queue
-        )
+        handle = await client.start_workflow(ChainWorkflow.run, 4, id=workflow_id, task_queue=task_queue)
         assert await handle.result() == ((4 + 1) * 2) ** 2
     types = await event_types(handle)
     assert types.count("ACTIVITY_TASK_SCHEDULED") == 3
@@ -161,9 +156,7 @@ async def test_chain_of_three_activities(client: Client, task_queue: str, workfl
 async def test_parallel_activities(client: Client, task_queue: str, workflow_id: str) -> None:
     xs = [1, 2, 3, 4, 5]
     async with worker(client, task_queue, ParallelWorkflow):
-        handle = await client.start_workflow(
-            ParallelWorkflow.run, xs, id=workflow_id, task_queue=task_queue
-        )
+        handle = await client.start_workflow(ParallelWorkflow.run, xs, id=workflow_id, task_queue=task_queue)
         assert await handle.result() == [1, 4, 9, 16, 25]
     types = await event_types(handle)
     assert types.count("ACTIVITY_TASK_SCHEDULED") == 5
@@ -174,13 +167,9 @@ async def test_parallel_activities(client: Client, task_queue: str, workflow_id:
     await save_history(handle, "activity_parallel")
 
 
-async def test_activity_retried_until_success(
-    client: Client, task_queue: str, workflow_id: str
-) -> None:
+async def test_activity_retried_until_success(client: Client, task_queue: str, workflow_id: str) -> None:
     async with worker(client, task_queue, FlakyWorkflow):
-        handle = await client.start_workflow(
-            FlakyWorkflow.run, 7, id=workflow_id, task_queue=task_queue
-        )
+        handle = await client.start_workflow(FlakyWorkflow.run, 7, id=workflow_id, task_queue=task_queue)
         assert await handle.result() == "7 on attempt 3"
     types = await event_types(handle)
     # Retries are not in the history: one scheduled, one started (the last attempt), one completed.
@@ -206,7 +195,11 @@ async def test_activity_retried_until_success(
     ids=["non_retryable_flag", "non_retryable_error_types"],
 )
 async def test_non_retryable_error_fails_workflow(
-    client: Client, task_queue: str, workflow_id: str, workflow_class: type, message: str,
+    client: Client,
+    task_queue: str,
+    workflow_id: str,
+    workflow_class: type,
+    message: str,
     scenario: str,
 ) -> None:
     async with worker(client, task_queue, workflow_class):
@@ -233,13 +226,9 @@ async def test_non_retryable_error_fails_workflow(
     await save_history(handle, scenario)
 
 
-async def test_maximum_attempts_exhausted(
-    client: Client, task_queue: str, workflow_id: str
-) -> None:
+async def test_maximum_attempts_exhausted(client: Client, task_queue: str, workflow_id: str) -> None:
     async with worker(client, task_queue, ExhaustedWorkflow):
-        handle = await client.start_workflow(
-            ExhaustedWorkflow.run, id=workflow_id, task_queue=task_queue
-        )
+        handle = await client.start_workflow(ExhaustedWorkflow.run, id=workflow_id, task_queue=task_queue)
         with pytest.raises(WorkflowFailureError) as exc_info:
             await handle.result()
     activity_error = exc_info.value.cause

@@ -94,9 +94,7 @@ async def test_complete_by_task_token(client: Client, task_queue: str, workflow_
     async with worker(client, task_queue):
         handle, slot = await run_until_pending(client, task_queue, workflow_id)
         assert slot.task_token
-        await client.get_async_activity_handle(task_token=slot.task_token).complete(
-            "done by token"
-        )
+        await client.get_async_activity_handle(task_token=slot.task_token).complete("done by token")
         assert await handle.result() == "done by token"
     assert await event_types(handle) == COMPLETED_HISTORY
     await save_history(handle, "async_complete_by_token")
@@ -149,9 +147,7 @@ async def test_heartbeat_by_token(client: Client, task_queue: str, workflow_id: 
         (pending_activity,) = desc.raw_description.pending_activities
         assert pending_activity.activity_id == ACTIVITY_ID
         assert pending_activity.activity_type.name == "complete_elsewhere"
-        details = await client.data_converter.decode(
-            pending_activity.heartbeat_details.payloads
-        )
+        details = await client.data_converter.decode(pending_activity.heartbeat_details.payloads)
         assert details == ["half way"]
         assert pending_activity.HasField("last_heartbeat_time")
         await activity_handle.complete("done after heartbeat")

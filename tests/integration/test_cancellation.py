@@ -132,9 +132,7 @@ async def test_cancel_workflow_on_timer(client: Client, task_queue: str, workflo
     await save_history(handle, "cancel_workflow_on_timer")
 
 
-async def test_terminate_running_workflow(
-    client: Client, task_queue: str, workflow_id: str
-) -> None:
+async def test_terminate_running_workflow(client: Client, task_queue: str, workflow_id: str) -> None:
     async with worker(client, task_queue, CancellableTimerWorkflow):
         handle = await client.start_workflow(
             CancellableTimerWorkflow.run, id=workflow_id, task_queue=task_queue

@@ -32,9 +32,7 @@ async def shout(text: str) -> str:
 class OneActivityWorkflow:
     @workflow.run
     async def run(self, text: str) -> str:
-        return await workflow.execute_activity(
-            shout, text, start_to_close_timeout=timedelta(seconds=10)
-        )
+        return await workflow.execute_activity(shout, text, start_to_close_timeout=timedelta(seconds=10))
 
 
 @workflow.defn
@@ -70,9 +68,7 @@ ONE_ACTIVITY_HISTORY = [
 async def run_one_activity(
     client: Client, task_queue: str, workflow_id: str
 ) -> WorkflowHandle[OneActivityWorkflow, str]:
-    async with Worker(
-        client, task_queue=task_queue, workflows=[OneActivityWorkflow], activities=[shout]
-    ):
+    async with Worker(client, task_queue=task_queue, workflows=[OneActivityWorkflow], activities=[shout]):
         handle = await client.start_workflow(
             OneActivityWorkflow.run, "hi", id=workflow_id, task_queue=task_queue
         )
@@ -80,9 +76,7 @@ async def run_one_activity(
     return handle
 
 
-async def test_describe_running_and_completed(
-    client: Client, task_queue: str, workflow_id: str
-) -> None:
+async def test_describe_running_and_completed(client: Client, task_queue: str, workflow_id: str) -> None:
     async with Worker(client, task_queue=task_queue, workflows=[WaitForSignalWorkflow]):
         handle = await client.start_workflow(
             WaitForSignalWorkflow.run,
@@ -116,9 +110,7 @@ async def test_describe_running_and_completed(
     await save_history(handle, "describe_signal_workflow")
 
 
-async def test_one_activity_history_exact(
-    client: Client, task_queue: str, workflow_id: str
-) -> None:
+async def test_one_activity_history_exact(client: Client, task_queue: str, workflow_id: str) -> None:
     handle = await run_one_activity(client, task_queue, workflow_id)
     events = await history_events(handle)
     assert [event_type_name(e) for e in events] == ONE_ACTIVITY_HISTORY
@@ -189,13 +181,9 @@ async def test_history_reverse(client: Client, task_queue: str, workflow_id: str
     assert [e for page in pages for e in page] == full[::-1]
 
 
-async def test_history_close_event_filter(
-    client: Client, task_queue: str, workflow_id: str
-) -> None:
+async def test_history_close_event_filter(client: Client, task_queue: str, workflow_id: str) -> None:
     handle = await run_one_activity(client, task_queue, workflow_id)
-    history = await handle.fetch_history(
-        event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT
-    )
+    history = await handle.fetch_history(event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT)
     (close,) = history.events
     assert event_type_name(close) == "WORKFLOW_EXECUTION_COMPLETED"
     assert close.event_id == len(ONE_ACTIVITY_HISTORY)

@@ -63,9 +63,7 @@ class NoopActivityWorkflow:
         return await workflow.execute_activity(noop, start_to_close_timeout=timedelta(seconds=10))
 
 
-async def expect_rpc_error(
-    call: Awaitable[object], status: RPCStatusCode, message: str
-) -> RPCError:
+async def expect_rpc_error(call: Awaitable[object], status: RPCStatusCode, message: str) -> RPCError:
     with pytest.raises(RPCError) as exc_info:
         await call
     err = exc_info.value
@@ -111,9 +109,7 @@ def start_request(namespace: str, **fields: object) -> StartWorkflowExecutionReq
     ],
     ids=["describe_namespace", "start", "describe_workflow", "signal"],
 )
-async def test_unknown_namespace(
-    client: Client, make_call: Callable[..., Awaitable[object]]
-) -> None:
+async def test_unknown_namespace(client: Client, make_call: Callable[..., Awaitable[object]]) -> None:
     err = await expect_rpc_error(
         make_call(client.workflow_service),
         RPCStatusCode.NOT_FOUND,
@@ -132,9 +128,7 @@ async def test_unknown_namespace(
     ],
     ids=["workflow_id", "task_queue", "workflow_type"],
 )
-async def test_start_missing_field(
-    client: Client, missing: dict[str, object], message: str
-) -> None:
+async def test_start_missing_field(client: Client, missing: dict[str, object], message: str) -> None:
     request = start_request(client.namespace, **missing)
     await expect_rpc_error(
         client.workflow_service.start_workflow_execution(request),
@@ -153,18 +147,12 @@ async def test_start_missing_namespace(client: Client) -> None:
     await assert_still_serves(client)
 
 
-async def test_start_running_workflow_id(
-    client: Client, task_queue: str, workflow_id: str
-) -> None:
+async def test_start_running_workflow_id(client: Client, task_queue: str, workflow_id: str) -> None:
     # No worker is needed: the first run just stays running.
-    first = await client.start_workflow(
-        WaitForeverWorkflow.run, id=workflow_id, task_queue=task_queue
-    )
+    first = await client.start_workflow(WaitForeverWorkflow.run, id=workflow_id, task_queue=task_queue)
     try:
         with pytest.raises(WorkflowAlreadyStartedError) as exc_info:
-            await client.start_workflow(
-                WaitForeverWorkflow.run, id=workflow_id, task_queue=task_queue
-            )
+            await client.start_workflow(WaitForeverWorkflow.run, id=workflow_id, task_queue=task_queue)
         assert exc_info.value.workflow_id == workflow_id
         assert exc_info.value.workflow_type == "WaitForeverWorkflow"
         assert exc_info.value.run_id == first.result_run_id
@@ -194,9 +182,7 @@ async def test_forged_task_tokens(client: Client) -> None:
     ws = client.workflow_service
     await expect_rpc_error(
         ws.respond_activity_task_completed(
-            RespondActivityTaskCompletedRequest(
-                namespace=client.namespace, task_token=b"forged-token"
-            )
+            RespondActivityTaskCompletedRequest(namespace=client.namespace, task_token=b"forged-token")
         ),
         RPCStatusCode.INVALID_ARGUMENT,
         "Error deserializing task token.",
@@ -204,9 +190,7 @@ async def test_forged_task_tokens(client: Client) -> None:
     await assert_still_serves(client)
     await expect_rpc_error(
         ws.respond_workflow_task_completed(
-            RespondWorkflowTaskCompletedRequest(
-                namespace=client.namespace, task_token=b"forged-token"
-            )
+            RespondWorkflowTaskCompletedRequest(namespace=client.namespace, task_token=b"forged-token")
         ),
         RPCStatusCode.INVALID_ARGUMENT,
         "Error deserializing task token.",
@@ -224,12 +208,8 @@ async def test_forged_task_tokens(client: Client) -> None:
 
 async def test_stale_task_token(client: Client, task_queue: str, workflow_id: str) -> None:
     """A real task token (and the same activity by id), used after its workflow completed."""
-    async with Worker(
-        client, task_queue=task_queue, workflows=[NoopActivityWorkflow], activities=[noop]
-    ):
-        handle = await client.start_workflow(
-            NoopActivityWorkflow.run, id=workflow_id, task_queue=task_queue
-        )
+    async with Worker(client, task_queue=task_queue, workflows=[NoopActivityWorkflow], activities=[noop]):
+        handle = await client.start_workflow(NoopActivityWorkflow.run, id=workflow_id, task_queue=task_queue)
         assert await handle.result() == "ok"
     task_token = noop_task_tokens.pop(workflow_id)
     err = await expect_rpc_error(
@@ -297,9 +277,7 @@ async def test_stale_task_token(client: Client, task_queue: str, workflow_id: st
     ],
     ids=["describe", "signal", "history", "cancel", "terminate", "complete_activity_by_id"],
 )
-async def test_unknown_workflow_id(
-    client: Client, make_call: Callable[..., Awaitable[object]]
-) -> None:
+async def test_unknown_workflow_id(client: Client, make_call: Callable[..., Awaitable[object]]) -> None:
     err = await expect_rpc_error(
         make_call(client.workflow_service, client.namespace),
         RPCStatusCode.NOT_FOUND,
@@ -319,8 +297,7 @@ async def test_unknown_run_id(client: Client) -> None:
             )
         ),
         RPCStatusCode.NOT_FOUND,
-        f'workflow execution not found for workflow ID "{UNKNOWN_WORKFLOW_ID}" '
-        f'and run ID "{run_id}"',
+        f'workflow execution not found for workflow ID "{UNKNOWN_WORKFLOW_ID}" and run ID "{run_id}"',
     )
     assert detail_types(err) == [NotFoundFailure.DESCRIPTOR.full_name]
     await expect_rpc_error(

@@ -14,9 +14,7 @@ async def greet(name: str) -> str:
 class HelloWorkflow:
     @workflow.run
     async def run(self, name: str) -> str:
-        return await workflow.execute_activity(
-            greet, name, start_to_close_timeout=timedelta(seconds=10)
-        )
+        return await workflow.execute_activity(greet, name, start_to_close_timeout=timedelta(seconds=10))
 
 
 async def test_hello_world(client: Client, task_queue: str, workflow_id: str) -> None:

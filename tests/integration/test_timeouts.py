@@ -66,7 +66,9 @@ class ScheduleToCloseWorkflow:
     async def run(self) -> str:
         return await workflow.execute_activity(
             # Two seconds, so that even a slow worker starts the activity within it.
-            sleep_for, 10.0, schedule_to_close_timeout=timedelta(seconds=2)
+            sleep_for,
+            10.0,
+            schedule_to_close_timeout=timedelta(seconds=2),
         )
 
 
@@ -105,9 +107,7 @@ class ResumeFromHeartbeatWorkflow:
             total,
             start_to_close_timeout=timedelta(seconds=10),
             heartbeat_timeout=timedelta(seconds=1),
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(milliseconds=100), maximum_attempts=2
-            ),
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_attempts=2),
         )
 
 
@@ -191,9 +191,7 @@ async def test_start_to_close_timeout(client: Client, task_queue: str, workflow_
     assert activity_error.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED
 
 
-async def test_schedule_to_close_timeout(
-    client: Client, task_queue: str, workflow_id: str
-) -> None:
+async def test_schedule_to_close_timeout(client: Client, task_queue: str, workflow_id: str) -> None:
     activity_error, timeout_error = await activity_timeout(
         client, task_queue, workflow_id, ScheduleToCloseWorkflow
     )
@@ -206,9 +204,7 @@ async def test_schedule_to_close_timeout(
     assert activity_error.retry_state == RetryState.TIMEOUT
 
 
-async def test_schedule_to_start_timeout(
-    client: Client, task_queue: str, workflow_id: str
-) -> None:
+async def test_schedule_to_start_timeout(client: Client, task_queue: str, workflow_id: str) -> None:
     # Nobody polls this task queue, so the activity is never picked up.
     unpolled = f"unpolled-{uuid.uuid4()}"
     activity_error, timeout_error = await activity_timeout(
@@ -243,9 +239,7 @@ async def test_heartbeat_details_handed_to_next_attempt(
     attrs = started.activity_task_started_event_attributes
     assert attrs.attempt == 2
     assert attrs.last_failure.message == "activity Heartbeat timeout"
-    assert attrs.last_failure.timeout_failure_info.timeout_type == (
-        ProtoTimeoutType.TIMEOUT_TYPE_HEARTBEAT
-    )
+    assert attrs.last_failure.timeout_failure_info.timeout_type == (ProtoTimeoutType.TIMEOUT_TYPE_HEARTBEAT)
     await save_history(handle, "timeout_heartbeat_resume")
 
 
@@ -288,7 +282,9 @@ async def test_workflow_timeout(
 
 async def test_workflow_task_timeout(client: Client, task_queue: str, workflow_id: str) -> None:
     handle = await client.start_workflow(
-        QuickWorkflow.run, id=workflow_id, task_queue=task_queue,
+        QuickWorkflow.run,
+        id=workflow_id,
+        task_queue=task_queue,
         task_timeout=timedelta(seconds=1),
     )
     # Take the first workflow task with a raw poll and never answer it.
@@ -299,9 +295,7 @@ async def test_workflow_task_timeout(client: Client, task_queue: str, workflow_i
             identity="silent-poller",
         )
     )
-    assert poll.workflow_execution == WorkflowExecution(
-        workflow_id=workflow_id, run_id=handle.result_run_id
-    )
+    assert poll.workflow_execution == WorkflowExecution(workflow_id=workflow_id, run_id=handle.result_run_id)
     # After the task timeout the server hands the task out again; a real worker completes it.
     async with worker(client, task_queue, QuickWorkflow):
         assert await handle.result() == "done"
