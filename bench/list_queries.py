@@ -26,8 +26,8 @@ from temporalio.api.workflowservice.v1 import CountWorkflowExecutionsRequest, Li
 from temporalio.client import Client
 
 from clepsydra.engine.state import ExecutionKey
-from clepsydra.namespaces import Namespaces
 from clepsydra.server.app import Server, ServerConfig
+from clepsydra.services.namespaces import Namespaces
 from clepsydra.store.base import ExecutionWrite, VisibilityRecord
 from clepsydra.store.sqlite import SqliteStore
 from clepsydra.visibility.attributes import AttrType

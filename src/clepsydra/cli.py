@@ -20,9 +20,9 @@ import click
 
 from clepsydra import __version__
 from clepsydra.clock import SkippingClock
-from clepsydra.http.frontends import WebConfig, start_dev_config
 from clepsydra.server import event_loop, settings
 from clepsydra.server.app import Server, ServerConfig
+from clepsydra.server.frontends import WebConfig, start_dev_config
 from clepsydra.store import factory
 from clepsydra.store.postgres_schema import DEFAULT_SHARDS, SchemaAhead, SchemaBehind, ShardCountFixed
 

@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from clepsydra import cli
-from clepsydra.http.frontends import WebConfig
 from clepsydra.server.app import Server
+from clepsydra.server.frontends import WebConfig
 
 
 @pytest.fixture

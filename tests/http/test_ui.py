@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from clepsydra.http.frontends import WebConfig
 from clepsydra.server.app import Server, ServerConfig
+from clepsydra.server.frontends import WebConfig
 from clepsydra.ui import assets
 from tests.server_process import use_reference
 
@@ -83,7 +83,7 @@ async def test_ui_api_has_no_payload_shorthand_and_needs_the_csrf_token(fake_ui_
 async def test_no_ui_is_one_log_line_and_the_rest_still_serves(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="clepsydra.http.frontends")
+    caplog.set_level(logging.WARNING, logger="clepsydra.server.frontends")
     server = await in_process(WebConfig(http_port=0, ui_port=0, ui_assets=str(tmp_path)))
     try:
         assert server.web.ui is None

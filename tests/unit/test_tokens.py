@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from clepsydra.history.tokens import TaskToken
+from clepsydra.services.tokens import TaskToken
 
 
 def test_a_token_encodes_every_field_and_decodes_to_itself() -> None:

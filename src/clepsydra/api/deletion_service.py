@@ -8,7 +8,7 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest, De
 from clepsydra.cleanup.deletion import RunDeleter
 from clepsydra.errors import InvalidArgument
 from clepsydra.history.core import HistoryCore
-from clepsydra.namespaces import Namespaces
+from clepsydra.services.namespaces import Namespaces
 
 Context = grpc.aio.ServicerContext
 

@@ -19,7 +19,7 @@ from temporalio.api.workflowservice.v1 import (
 )
 
 from clepsydra.errors import InvalidArgument
-from clepsydra.namespaces import Namespaces
+from clepsydra.services.namespaces import Namespaces
 
 Context = grpc.aio.ServicerContext
 

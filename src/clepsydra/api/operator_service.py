@@ -23,9 +23,9 @@ from temporalio.api.operatorservice.v1 import (
 
 from clepsydra.cleanup.reclaim import NamespaceReclaimer
 from clepsydra.errors import InvalidArgument
-from clepsydra.namespaces import CLUSTER_NAME, Namespaces
+from clepsydra.services.namespaces import CLUSTER_NAME, Namespaces
+from clepsydra.services.search_attributes import SearchAttributeRegistry
 from clepsydra.visibility.attributes import system_types
-from clepsydra.visibility.registry import SearchAttributeRegistry
 
 Context = grpc.aio.ServicerContext
 NOT_SET = "Namespace is not set on request."

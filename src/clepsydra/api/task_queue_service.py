@@ -26,7 +26,7 @@ from clepsydra.clock import Clock
 from clepsydra.engine.tasks import QueueKind
 from clepsydra.errors import InvalidArgument
 from clepsydra.matching.task_queues import Matching
-from clepsydra.namespaces import Namespaces
+from clepsydra.services.namespaces import Namespaces
 
 Context = grpc.aio.ServicerContext
 # Pollers not seen for this long are no longer reported, as in the reference.

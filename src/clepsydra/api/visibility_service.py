@@ -18,9 +18,9 @@ from temporalio.api.workflowservice.v1 import (
     ScanWorkflowExecutionsResponse,
 )
 
+from clepsydra.services.search_attributes import storage_columns
+from clepsydra.services.visibility import Visibility
 from clepsydra.visibility.attributes import system_types
-from clepsydra.visibility.listing import Visibility
-from clepsydra.visibility.registry import storage_columns
 
 Context = grpc.aio.ServicerContext
 

@@ -75,12 +75,12 @@ from temporalio.api.workflowservice.v1 import (
 
 from clepsydra.cluster.peers import Peers, forwarded
 from clepsydra.errors import InvalidArgument
-from clepsydra.history.queries import Queries
-from clepsydra.history.reads import HistoryReader
-from clepsydra.history.updates import Updates
-from clepsydra.history.worker_tasks import WorkerTasks
-from clepsydra.history.workflows import Workflows
-from clepsydra.namespaces import CLUSTER_NAME, Namespaces
+from clepsydra.services.namespaces import CLUSTER_NAME, Namespaces
+from clepsydra.services.queries import Queries
+from clepsydra.services.reads import HistoryReader
+from clepsydra.services.updates import Updates
+from clepsydra.services.worker_tasks import WorkerTasks
+from clepsydra.services.workflows import Workflows
 
 Context = grpc.aio.ServicerContext
 # Long polls answer empty after this long, as the reference server does.

@@ -35,11 +35,11 @@ from clepsydra.errors import (
     ResourceExhausted,
     ServiceError,
 )
-from clepsydra.namespaces import Namespaces
+from clepsydra.services.namespaces import Namespaces
+from clepsydra.services.search_attributes import SearchAttributeRegistry
 from clepsydra.store.base import BatchRecord, Store
 from clepsydra.visibility.compiler import Compiled, compile_query
 from clepsydra.visibility.query import QueryError
-from clepsydra.visibility.registry import SearchAttributeRegistry
 
 log = logging.getLogger(__name__)
 State = BatchOperationState

@@ -14,7 +14,7 @@ from temporalio.api.workflowservice.v1 import (
 from clepsydra.cleanup.deletion import RunDeleter
 from clepsydra.engine.state import ExecutionKey
 from clepsydra.errors import Unimplemented
-from clepsydra.history.workflows import Workflows
+from clepsydra.services.workflows import Workflows
 
 Type = BatchOperationType
 # The request's operation → the type DescribeBatchOperation reports (as the reference does).

@@ -12,7 +12,7 @@ import logging
 
 from clepsydra.cleanup.deletion import RunDeleter
 from clepsydra.errors import NotFound
-from clepsydra.namespaces import Namespaces
+from clepsydra.services.namespaces import Namespaces
 from clepsydra.store.base import Store
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ import logging
 
 from clepsydra.cleanup.deletion import RunDeleter
 from clepsydra.clock import Clock
-from clepsydra.namespaces import Namespaces
+from clepsydra.services.namespaces import Namespaces
 from clepsydra.store.base import Store
 
 log = logging.getLogger(__name__)

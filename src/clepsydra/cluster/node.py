@@ -9,7 +9,7 @@ from clepsydra.cluster.membership import SharedMembership
 from clepsydra.cluster.peers import Peers
 from clepsydra.cluster.routing import Router
 from clepsydra.history.core import HistoryCore
-from clepsydra.namespaces import Namespaces
+from clepsydra.services.namespaces import Namespaces
 
 if TYPE_CHECKING:  # asyncpg is imported only where PostgreSQL is used: see store/factory.py
     from clepsydra.store.postgres import PostgresStore

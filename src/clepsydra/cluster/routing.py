@@ -24,7 +24,7 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from clepsydra.cluster.membership import Membership
 from clepsydra.cluster.peers import Peers, forwarded
 from clepsydra.errors import ServiceError
-from clepsydra.namespaces import Namespaces
+from clepsydra.services.namespaces import Namespaces
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Any, Any], Awaitable[Any]]

@@ -27,10 +27,17 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 T = TypeVar("T")
+R = TypeVar("R")
 Convert = Callable[[Any], Any]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _JSON = json.JSONEncoder(separators=(",", ":"))
 _PLAIN = (bool, int, float, str, type(None), typing.Any, object)
+
+
+def _per_type(function: Callable[[Any], R]) -> Callable[[Any], R]:
+    """`functools.cache` for a function of a type: its typed wrapper wants `Hashable` arguments,
+    which mypy does not consider a `type[X]` to be."""
+    return cache(function)
 
 
 def to_micros(value: datetime) -> int:
@@ -71,7 +78,7 @@ def _identity(value: Any) -> Any:
     return value
 
 
-@cache
+@_per_type
 def _encoder(tp: Any) -> Convert:
     """A function from a value of type `tp` to plain JSON data."""
     origin = typing.get_origin(tp)
@@ -144,7 +151,7 @@ def _nullable(decode: Convert) -> Convert:
     return lambda raw: None if raw is None else decode(raw)
 
 
-@cache
+@_per_type
 def _decoder(tp: Any) -> Convert:
     """A function from plain JSON data back to a value of type `tp` (None stays None)."""
     origin = typing.get_origin(tp)
@@ -166,7 +173,7 @@ def _decoder(tp: Any) -> Convert:
         return _nullable(tp)
     if isinstance(tp, type) and issubclass(tp, Message):
         return _nullable(lambda raw: tp.FromString(binascii.a2b_base64(raw)))
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         decoders = {name: _decoder(hint) for name, hint in _hints(tp).items()}
 
         def decode(raw: dict[str, Any]) -> Any:
@@ -177,6 +184,6 @@ def _decoder(tp: Any) -> Convert:
     return _identity
 
 
-@cache
+@_per_type
 def _hints(tp: type) -> dict[str, Any]:
     return typing.get_type_hints(tp)

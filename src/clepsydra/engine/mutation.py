@@ -24,6 +24,7 @@ from clepsydra.engine.tasks import QueueTask, TimerTask, TransferTask
 _ATTRIBUTE_FIELDS = {
     field.message_type.full_name: field.name
     for field in HistoryEvent.DESCRIPTOR.oneofs_by_name["attributes"].fields
+    if field.message_type is not None  # all of them: each attributes field is a message
 }
 
 
@@ -132,7 +133,9 @@ class Mutation:
 
 def _renumber_references(event: HistoryEvent, renumbered: dict[int, int]) -> None:
     """Point an event's `started_event_id` at its buffered Started event's real id."""
-    attributes = getattr(event, event.WhichOneof("attributes"))
+    kind = event.WhichOneof("attributes")
+    assert kind is not None  # every event carries its attributes
+    attributes = getattr(event, kind)
     if "started_event_id" in attributes.DESCRIPTOR.fields_by_name:
         started = attributes.started_event_id
         if started in renumbered:

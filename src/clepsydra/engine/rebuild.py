@@ -51,6 +51,7 @@ def _time(event: HistoryEvent) -> datetime:
 
 def _apply(s: ExecutionState, event: HistoryEvent) -> None:
     kind = event.WhichOneof("attributes")
+    assert kind is not None  # every event carries its attributes
     a = getattr(event, kind)
     match kind:
         case "workflow_task_completed_event_attributes":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, MutableMapping
+
 from temporalio.api.command.v1 import (
     CancelWorkflowExecutionCommandAttributes,
     CompleteWorkflowExecutionCommandAttributes,
@@ -11,7 +13,7 @@ from temporalio.api.command.v1 import (
     RecordMarkerCommandAttributes,
     UpsertWorkflowSearchAttributesCommandAttributes,
 )
-from temporalio.api.common.v1 import Header, Payloads, WorkflowExecution
+from temporalio.api.common.v1 import Header, Payload, Payloads, WorkflowExecution
 from temporalio.api.enums.v1 import (
     EventType,
     ParentClosePolicy,
@@ -220,8 +222,11 @@ def modify_properties(
     m.visibility_changed = True
 
 
-def merge_payloads(target, updates) -> None:  # type: ignore[no-untyped-def] - protobuf map fields
-    """Upsert semantics: a value with no data removes the key."""
+def merge_payloads(target: MutableMapping[str, Payload], updates: Mapping[str, Payload]) -> None:
+    """Upsert semantics: a value with no data removes the key.
+
+    `target` is a protobuf map field: looking up a missing key adds an empty message.
+    """
     for name, payload in updates.items():
         if payload.metadata.get("encoding") == b"binary/null" or payload.data == b"null":
             target.pop(name, None)

@@ -29,12 +29,12 @@ from clepsydra.cleanup.retention import SWEEP_INTERVAL_SECONDS, RetentionSweeper
 from clepsydra.clock import Clock
 from clepsydra.errors import InvalidArgument
 from clepsydra.history.core import HistoryCore
-from clepsydra.history.workflows import Workflows
 from clepsydra.matching.task_queues import Matching
-from clepsydra.namespaces import Namespaces
+from clepsydra.services.namespaces import Namespaces
+from clepsydra.services.search_attributes import SearchAttributeRegistry
+from clepsydra.services.visibility import Visibility
+from clepsydra.services.workflows import Workflows
 from clepsydra.visibility.attributes import AttrType
-from clepsydra.visibility.listing import Visibility
-from clepsydra.visibility.registry import SearchAttributeRegistry
 
 OPERATOR_SERVICE = operator_service_pb2.DESCRIPTOR.services_by_name["OperatorService"]
 STATISTICS_INTERVAL_SECONDS = 300.0

@@ -18,16 +18,16 @@ from clepsydra.api.workflow_service import WorkflowService
 from clepsydra.clock import Clock, SkippingClock, SystemClock
 from clepsydra.cluster.node import Cluster
 from clepsydra.history.core import HistoryCore
-from clepsydra.history.queries import Queries
-from clepsydra.history.reads import HistoryReader
-from clepsydra.history.transfers import TransferActions
-from clepsydra.history.updates import Updates
-from clepsydra.history.worker_tasks import WorkerTasks
-from clepsydra.history.workflows import Workflows
-from clepsydra.http.frontends import WebConfig, WebFrontends
 from clepsydra.matching.task_queues import Matching
-from clepsydra.namespaces import DEFAULT_NAMESPACE, Namespaces
 from clepsydra.server.admin import OPERATOR_SERVICE, Administration
+from clepsydra.server.frontends import WebConfig, WebFrontends
+from clepsydra.services.namespaces import DEFAULT_NAMESPACE, Namespaces
+from clepsydra.services.queries import Queries
+from clepsydra.services.reads import HistoryReader
+from clepsydra.services.transfers import TransferActions
+from clepsydra.services.updates import Updates
+from clepsydra.services.worker_tasks import WorkerTasks
+from clepsydra.services.workflows import Workflows
 from clepsydra.store import factory
 from clepsydra.store.sqlite import SqliteStore
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from lark import Lark, Token, Transformer, exceptions
 
@@ -42,7 +43,8 @@ def _syntax_message(text: str, error: exceptions.UnexpectedInput) -> str:
     if isinstance(error, exceptions.UnexpectedToken):
         near = str(error.token)
     else:
-        near = text[error.pos_in_stream : error.pos_in_stream + 10]  # type: ignore[misc]
+        # lark declares pos_in_stream as always None; its subclasses set an int.
+        near = text[error.pos_in_stream : error.pos_in_stream + 10]  # type: ignore[operator]
     return f"malformed SQL query: syntax error at position {position} near '{near}'"
 
 
@@ -85,8 +87,12 @@ def _number(token: Token) -> int | float:
     return int(text)
 
 
-class _ToAst(Transformer):  # type: ignore[type-arg]
-    """Builds `ast` nodes bottom-up as the LALR parser reduces."""
+class _ToAst(Transformer[Token, ast.Query]):
+    """Builds `ast` nodes bottom-up as the LALR parser reduces.
+
+    lark passes a rule its children as a list; where they mix tokens and nodes it is `list[Any]`,
+    and the grammar fixes what sits at each position.
+    """
 
     # operands
     def name(self, children: list[Token]) -> ast.Column:
@@ -111,68 +117,68 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return ast.Literal(None, 0)
 
     # predicates
-    def compare(self, c: list) -> ast.Compare:  # type: ignore[type-arg]
+    def compare(self, c: list[Any]) -> ast.Compare:
         op = "!=" if str(c[1]) == "<>" else str(c[1])
         return ast.Compare(c[0], op, c[2])
 
-    def values(self, c: list) -> tuple[ast.Operand, ...]:  # type: ignore[type-arg]
+    def values(self, c: list[ast.Operand]) -> tuple[ast.Operand, ...]:
         return tuple(c)
 
-    def in_(self, c: list) -> ast.In:  # type: ignore[type-arg]
+    def in_(self, c: list[Any]) -> ast.In:
         return ast.In(c[0], c[1])
 
-    def not_in(self, c: list) -> ast.In:  # type: ignore[type-arg]
+    def not_in(self, c: list[Any]) -> ast.In:
         return ast.In(c[0], c[1], negated=True)
 
-    def between(self, c: list) -> ast.Between:  # type: ignore[type-arg]
+    def between(self, c: list[ast.Operand]) -> ast.Between:
         return ast.Between(c[0], c[1], c[2])
 
-    def not_between(self, c: list) -> ast.Between:  # type: ignore[type-arg]
+    def not_between(self, c: list[ast.Operand]) -> ast.Between:
         return ast.Between(c[0], c[1], c[2], negated=True)
 
-    def starts_with(self, c: list) -> ast.StartsWith:  # type: ignore[type-arg]
+    def starts_with(self, c: list[ast.Operand]) -> ast.StartsWith:
         return ast.StartsWith(c[0], c[1])
 
-    def not_starts_with(self, c: list) -> ast.StartsWith:  # type: ignore[type-arg]
+    def not_starts_with(self, c: list[ast.Operand]) -> ast.StartsWith:
         return ast.StartsWith(c[0], c[1], negated=True)
 
-    def is_null(self, c: list) -> ast.IsNull:  # type: ignore[type-arg]
+    def is_null(self, c: list[ast.Operand]) -> ast.IsNull:
         return ast.IsNull(c[0])
 
-    def is_not_null(self, c: list) -> ast.IsNull:  # type: ignore[type-arg]
+    def is_not_null(self, c: list[ast.Operand]) -> ast.IsNull:
         return ast.IsNull(c[0], negated=True)
 
-    def like(self, c: list) -> ast.Unsupported:  # type: ignore[type-arg]
+    def like(self, c: list[Any]) -> ast.Unsupported:
         return ast.Unsupported(c[0], "operator 'LIKE'")
 
-    def bare(self, c: list) -> ast.Unsupported:  # type: ignore[type-arg]
+    def bare(self, c: list[ast.Operand]) -> ast.Unsupported:
         return ast.Unsupported(c[0], "incomplete expression")
 
     # boolean structure
-    def and_(self, c: list) -> ast.And:  # type: ignore[type-arg]
+    def and_(self, c: list[ast.Expr]) -> ast.And:
         return ast.And(c[0], c[1])
 
-    def or_(self, c: list) -> ast.Or:  # type: ignore[type-arg]
+    def or_(self, c: list[ast.Expr]) -> ast.Or:
         return ast.Or(c[0], c[1])
 
-    def not_(self, c: list) -> ast.Not:  # type: ignore[type-arg]
+    def not_(self, c: list[ast.Expr]) -> ast.Not:
         return ast.Not(c[0])
 
     # clauses
-    def group_by(self, c: list) -> tuple[str, tuple[ast.Column, ...]]:  # type: ignore[type-arg]
+    def group_by(self, c: list[ast.Column]) -> tuple[str, tuple[ast.Column, ...]]:
         return ("group", tuple(c))
 
-    def order_item(self, c: list) -> ast.OrderBy:  # type: ignore[type-arg]
+    def order_item(self, c: list[Any]) -> ast.OrderBy:
         descending = len(c) > 1 and str(c[1]).upper() == "DESC"
         return ast.OrderBy(c[0], descending)
 
-    def order_by(self, c: list) -> tuple[str, tuple[ast.OrderBy, ...]]:  # type: ignore[type-arg]
+    def order_by(self, c: list[ast.OrderBy]) -> tuple[str, tuple[ast.OrderBy, ...]]:
         return ("order", tuple(c))
 
-    def limit(self, c: list) -> None:  # type: ignore[type-arg]
+    def limit(self, c: list[Token]) -> None:
         raise QueryError("operation is not supported: 'LIMIT' clause")
 
-    def start(self, c: list) -> ast.Query:  # type: ignore[type-arg]
+    def start(self, c: list[Any]) -> ast.Query:
         where, group_by, order_by = None, (), ()
         for child in c:
             if isinstance(child, tuple) and child and child[0] == "group":

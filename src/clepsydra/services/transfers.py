@@ -20,7 +20,7 @@ from clepsydra.engine.state import ChildInfo, ExecutionKey, ExecutionState
 from clepsydra.engine.tasks import TransferKind, TransferTask
 from clepsydra.errors import AlreadyExists, InvalidArgument, NotFound
 from clepsydra.history.core import HistoryCore
-from clepsydra.history.workflows import ParentLink, Workflows
+from clepsydra.services.workflows import ParentLink, Workflows
 
 IDENTITY = "history-service"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from temporalio.api.common.v1 import SearchAttributes
 
 from clepsydra.errors import InvalidArgument
-from clepsydra.namespaces import Namespaces
+from clepsydra.services.namespaces import Namespaces
 from clepsydra.store.base import Store
 from clepsydra.visibility.attributes import COLUMN_TYPES, PREDEFINED, SYSTEM, AttrType, Schema, TooMany
 from clepsydra.visibility.validation import InvalidSearchAttributes, validate

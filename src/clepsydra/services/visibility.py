@@ -20,13 +20,13 @@ from temporalio.api.workflowservice.v1 import (
 )
 
 from clepsydra.errors import InvalidArgument
-from clepsydra.namespaces import Namespaces
+from clepsydra.services.namespaces import Namespaces
+from clepsydra.services.search_attributes import SearchAttributeRegistry
 from clepsydra.store.base import Store, VisibilityRecord
 from clepsydra.visibility import ast
 from clepsydra.visibility.attributes import Schema
 from clepsydra.visibility.compiler import STATUS_NAMES, Compiled, compile_ast, compile_query
 from clepsydra.visibility.query import QueryError
-from clepsydra.visibility.registry import SearchAttributeRegistry
 
 MAX_PAGE_SIZE = 1000
 RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING

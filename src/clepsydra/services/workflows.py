@@ -35,7 +35,7 @@ from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionKey, ExecutionState
 from clepsydra.errors import WORKFLOW_COMPLETED, AlreadyExists, InvalidArgument, NotFound
 from clepsydra.history.core import Cached, HistoryCore, is_running
-from clepsydra.history.describe import describe_execution
+from clepsydra.services.describe import describe_execution
 from clepsydra.store.base import CurrentExecution, CurrentWrite
 
 Status = WorkflowExecutionStatus

@@ -30,10 +30,6 @@ from clepsydra.engine.tasks import QueueKind
 from clepsydra.engine.workflow_task import CommandError
 from clepsydra.errors import WORKFLOW_COMPLETED, InvalidArgument, NotFound
 from clepsydra.history.core import HistoryCore
-from clepsydra.history.queries import Queries
-from clepsydra.history.tokens import TaskToken
-from clepsydra.history.updates import Updates
-from clepsydra.history.workflows import SearchAttributeCheck
 from clepsydra.matching.task_queues import (
     AnyDispatch,
     Dispatch,
@@ -42,6 +38,10 @@ from clepsydra.matching.task_queues import (
     Started,
     TryAgain,
 )
+from clepsydra.services.queries import Queries
+from clepsydra.services.tokens import TaskToken
+from clepsydra.services.updates import Updates
+from clepsydra.services.workflows import SearchAttributeCheck
 
 R = TypeVar("R")
 # Fetches a task from the process at an address (a poll forwarded there); None if it had none.
