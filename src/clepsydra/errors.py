@@ -50,10 +50,6 @@ class DeadlineExceeded(ServiceError):
     code_name = "DEADLINE_EXCEEDED"
 
 
-class Unavailable(ServiceError):
-    code_name = "UNAVAILABLE"
-
-
 class Unimplemented(ServiceError):
     code_name = "UNIMPLEMENTED"
 

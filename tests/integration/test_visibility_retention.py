@@ -59,11 +59,11 @@ async def test_closed_runs_are_deleted_after_the_retention_period(tmp_path: Path
         await closed.terminate("done")
 
         clock.advance(timedelta(hours=23))  # the dev namespace keeps closed runs 24 h
-        assert await server.admin.retention.sweep() == 0
+        assert await server.parts.jobs.retention.sweep() == 0
         assert sorted(await list_ids(client, "")) == ["closed", "open"]
 
         clock.advance(timedelta(hours=2))
-        assert await server.admin.retention.sweep() == 1
+        assert await server.parts.jobs.retention.sweep() == 1
         await assert_gone(client, "closed")
         assert await list_ids(client, "") == ["open"]
         assert (await kept_open.describe()).status is not None  # open runs are never expired

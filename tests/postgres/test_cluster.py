@@ -34,7 +34,7 @@ async def url() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def stores(url: str) -> AsyncIterator[tuple[PostgresStore, PostgresStore]]:
-    a, b = PostgresStore(url, pool_size=2), PostgresStore(url, pool_size=2)
+    a, b = PostgresStore(url, pool_size=2, member="a"), PostgresStore(url, pool_size=2, member="b")
     await a.open()
     await b.open()
     yield a, b
@@ -50,6 +50,12 @@ async def expire(store: PostgresStore, owner: str) -> None:
     await store.pool.execute(
         "UPDATE members SET expires = clock_timestamp() - interval '1 second' WHERE owner = $1", owner
     )
+
+
+def leases(store: PostgresStore) -> ShardLeases:
+    """The leases that fence a member store's writes."""
+    assert store.leases is not None
+    return store.leases
 
 
 async def test_the_shard_count_is_set_at_the_first_migration_and_kept(url: str) -> None:
@@ -92,13 +98,11 @@ async def test_a_process_that_lost_its_shard_cannot_commit_even_before_it_knows(
     a, b = stores
     k = key()
     shard = shard_of(k.namespace_id, k.workflow_id, 4)
-    leases_a, leases_b = ShardLeases(a.pool, "a"), ShardLeases(b.pool, "b")
-    a.fence = lambda key: leases_a.lease_for(key, 4)
-    b.fence = lambda key: leases_b.lease_for(key, 4)
+    leases_a, leases_b = leases(a), leases(b)
     await leases_a.acquire(shard)
     await a.commit(start(k))
 
-    await expire(a, "a")  # a pauses past its lease; b takes the shard over
+    await expire(a, leases_a.owner)  # a pauses past its lease; b takes the shard over
     await leases_b.acquire(shard)
     with pytest.raises(ShardOwnershipLost):
         await a.commit(ExecutionWrite(k, b"from a", 1))  # a still believes it holds the lease
@@ -132,8 +136,7 @@ async def test_the_owner_hears_of_a_change_made_by_a_process_that_does_not_own_i
     a, b = stores
     heard: asyncio.Queue[tuple[str, ExecutionKey]] = asyncio.Queue()
     await b.listen_executions(lambda origin, k: heard.put_nowait((origin, k)))
-    leases_a = ShardLeases(a.pool, "a")
-    a.fence, a.origin = (lambda k: leases_a.lease_for(k, 4)), "a"
+    leases_a = leases(a)
     k = key("wf\nwith a newline")
     await a.commit(start(k, queue_tasks=[queue_task(k, "q1", "orders")], timers=[timer(k, "t")]))
     async with asyncio.timeout(GUARD):

@@ -12,7 +12,7 @@ import pytest
 from clepsydra.clock import SkippingClock, UnbalancedUnlock
 from clepsydra.engine.state import ExecutionKey
 from clepsydra.engine.tasks import TimerKind, TimerTask
-from clepsydra.history.timer_queue import TimerQueue
+from clepsydra.history.timer_queue import Fire, TimerQueue
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
 KEY = ExecutionKey("ns", "wf", "run")
@@ -51,9 +51,13 @@ def test_unlocking_tells_the_listeners() -> None:
     assert calls == ["changed"]
 
 
+async def _never_fired(key: ExecutionKey, task: TimerTask) -> None:
+    raise AssertionError("no durable timer in this test")
+
+
 @contextlib.asynccontextmanager
-async def running(queue: TimerQueue) -> AsyncIterator[None]:
-    task = asyncio.create_task(queue.run())
+async def running(queue: TimerQueue, fire: Fire = _never_fired) -> AsyncIterator[None]:
+    task = asyncio.create_task(queue.run(fire, _nothing_due))
     try:
         yield
     finally:
@@ -69,7 +73,7 @@ async def settle() -> None:
 
 async def test_alarm_waits_while_locked_and_rings_once_unlocked() -> None:
     clock = SkippingClock(start=START)
-    queue = TimerQueue(clock, fire=_never_fired)
+    queue = TimerQueue(clock, window=None)
     rung = asyncio.Event()
     async with running(queue):
         queue.alarm(START + timedelta(days=2), rung.set)
@@ -89,11 +93,10 @@ async def test_stale_timers_are_not_skipped_to_but_fire_on_the_way() -> None:
     async def fire(key: ExecutionKey, task: TimerTask) -> None:
         fired.append(task)
 
-    queue = TimerQueue(clock, fire)
-    queue.worth_skipping_to = lambda key, task: task.event_id != 1
+    queue = TimerQueue(clock, window=None, worth_skipping_to=lambda key, task: task.event_id != 1)
     stale = TimerTask(TimerKind.WORKFLOW_TASK_TIMEOUT, START + timedelta(seconds=10), event_id=1)
     live = TimerTask(TimerKind.USER_TIMER, START + timedelta(hours=1), event_id=2)
-    async with running(queue):
+    async with running(queue, fire):
         queue.add(KEY, stale)
         await settle()
         assert fired == []
@@ -105,5 +108,5 @@ async def test_stale_timers_are_not_skipped_to_but_fire_on_the_way() -> None:
     assert fired == [stale, live]
 
 
-async def _never_fired(key: ExecutionKey, task: TimerTask) -> None:
-    raise AssertionError("no durable timer in this test")
+async def _nothing_due(after: datetime, until: datetime) -> list[tuple[ExecutionKey, TimerTask]]:
+    return []

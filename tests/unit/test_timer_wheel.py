@@ -38,8 +38,7 @@ async def test_timers_beyond_the_window_wait_in_the_store_and_fire_in_order(tmp_
     async def load(after: datetime, until: datetime) -> list[tuple[ExecutionKey, TimerTask]]:
         return [(t.key, loads(TimerTask, t.data)) for t in await store.load_timers(after=after, until=until)]
 
-    queue = TimerQueue(clock, fire)
-    queue.load_ahead(load, WINDOW)
+    queue = TimerQueue(clock, WINDOW)
     now = clock.now()
     tasks = {f"wf-{i}": TimerTask(TimerKind.USER_TIMER, now + timedelta(seconds=s), event_id=i)
              for i, s in enumerate(seconds)}  # fmt: skip
@@ -50,7 +49,7 @@ async def test_timers_beyond_the_window_wait_in_the_store_and_fire_in_order(tmp_
     assert queue.horizon is not None
     assert len(queue) == 1  # the others wait in the store
 
-    running = asyncio.create_task(queue.run())
+    running = asyncio.create_task(queue.run(fire, load))
     try:
         async with asyncio.timeout(GUARD):
             await all_fired.wait()

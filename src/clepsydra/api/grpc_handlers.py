@@ -1,4 +1,4 @@
-"""Serve a gRPC service from its descriptor and an object with one coroutine per RPC.
+"""Serve a gRPC service from its descriptor and its RPC table (`rpc_table.py`).
 
 Message classes come from the descriptors shipped with the API packages, so no
 generated servicer boilerplate is needed, and an RPC with no implementation gets
@@ -8,7 +8,6 @@ an UNIMPLEMENTED answer that names it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -16,21 +15,19 @@ from google.protobuf import any_pb2, message_factory
 from google.protobuf.descriptor import ServiceDescriptor
 from google.rpc import status_pb2
 
+from clepsydra.api.rpc_table import Handler, RpcTable
 from clepsydra.errors import ConditionFailed, ServiceError
 
 log = logging.getLogger(__name__)
-Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 
 
-def generic_handler(descriptor: ServiceDescriptor, *implementations: object) -> grpc.GenericRpcHandler:
-    """Route each RPC of the service to the first implementation that defines it."""
+def generic_handler(descriptor: ServiceDescriptor, table: RpcTable) -> grpc.GenericRpcHandler:
+    """Serve each RPC of the service with its handler in `table`."""
     handlers = {}
     for method in descriptor.methods:
         request_class = message_factory.GetMessageClass(method.input_type)
         response_class = message_factory.GetMessageClass(method.output_type)
-        implemented = next(
-            (getattr(i, method.name) for i in implementations if hasattr(i, method.name)), None
-        )
+        implemented = table.get(method.name)
         behavior = _guarded(implemented) if implemented else _unimplemented(descriptor, method.name)
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
             behavior,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import grpc
 from temporalio.api.workflowservice.v1 import (
     DeprecateNamespaceRequest,
@@ -18,8 +16,8 @@ from temporalio.api.workflowservice.v1 import (
     UpdateNamespaceResponse,
 )
 
-from clepsydra.errors import InvalidArgument
 from clepsydra.services.namespaces import Namespaces
+from clepsydra.services.page_tokens import offset_of, offset_token
 
 Context = grpc.aio.ServicerContext
 
@@ -43,12 +41,12 @@ class NamespaceService:
         self, request: ListNamespacesRequest, context: Context
     ) -> ListNamespacesResponse:
         described = await self.namespaces.list(request.namespace_filter.include_deleted)
-        start = _offset(request.next_page_token)
+        start = offset_of(request.next_page_token)
         size = request.page_size if request.page_size > 0 else len(described)
         page = described[start : start + size]
         token = b""
         if start + size < len(described):
-            token = json.dumps({"offset": start + size}).encode()
+            token = offset_token(start + size)
         return ListNamespacesResponse(namespaces=page, next_page_token=token)
 
     async def UpdateNamespace(
@@ -68,15 +66,3 @@ class NamespaceService:
     ) -> DeprecateNamespaceResponse:
         await self.namespaces.deprecate(request.namespace)
         return DeprecateNamespaceResponse()
-
-
-def _offset(token: bytes) -> int:
-    if not token:
-        return 0
-    try:
-        offset = json.loads(token)["offset"]
-        if isinstance(offset, int) and offset >= 0:
-            return offset
-    except (ValueError, KeyError, TypeError):
-        pass
-    raise InvalidArgument("Invalid NextPageToken.")

@@ -4,8 +4,6 @@ answer UNIMPLEMENTED (see grpc_handlers)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import grpc
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
@@ -37,7 +35,7 @@ class OperatorService:
         namespaces: Namespaces,
         registry: SearchAttributeRegistry,
         reclaimer: NamespaceReclaimer,
-        address: Callable[[], str],
+        address: str,
     ) -> None:
         self.namespaces = namespaces
         self.registry = registry
@@ -87,7 +85,7 @@ class OperatorService:
                 ClusterMetadata(
                     cluster_name=CLUSTER_NAME,
                     cluster_id="clepsydra",
-                    address=self.address(),
+                    address=self.address,
                     initial_failover_version=1,
                     history_shard_count=1,
                     is_connection_enabled=True,

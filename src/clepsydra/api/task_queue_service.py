@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 import grpc
@@ -41,9 +40,7 @@ UNVERSIONED = "__unversioned__"
 
 
 class TaskQueueService:
-    def __init__(
-        self, namespaces: Namespaces, matching: Matching, clock: Clock, address: Callable[[], str]
-    ) -> None:
+    def __init__(self, namespaces: Namespaces, matching: Matching, clock: Clock, address: str) -> None:
         self.namespaces = namespaces
         self.matching = matching
         self.clock = clock
@@ -87,7 +84,7 @@ class TaskQueueService:
         if not request.task_queue.name:
             raise InvalidArgument("taskQueue is not set")
         # One process, one partition per queue.
-        partition = [TaskQueuePartitionMetadata(key=request.task_queue.name, owner_host_name=self.address())]
+        partition = [TaskQueuePartitionMetadata(key=request.task_queue.name, owner_host_name=self.address)]
         return ListTaskQueuePartitionsResponse(
             activity_task_queue_partitions=partition, workflow_task_queue_partitions=partition
         )

@@ -1,13 +1,10 @@
-"""temporal.api.workflowservice.v1.WorkflowService: one coroutine per RPC, each a thin
-translation from the request to the services and back."""
+"""The client-facing RPCs of temporal.api.workflowservice.v1.WorkflowService: one coroutine per
+RPC, each a thin translation from the request to the services and back. Workers' RPCs are in
+`worker_service.py`, the operator-facing ones in the other modules of this package."""
 
 from __future__ import annotations
 
-import functools
-from typing import Any
-
 import grpc
-from temporalio.api.common.v1 import Payloads
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionRequest,
     DescribeWorkflowExecutionResponse,
@@ -21,46 +18,16 @@ from temporalio.api.workflowservice.v1 import (
     GetWorkflowExecutionHistoryResponse,
     GetWorkflowExecutionHistoryReverseRequest,
     GetWorkflowExecutionHistoryReverseResponse,
-    PollActivityTaskQueueRequest,
-    PollActivityTaskQueueResponse,
     PollWorkflowExecutionUpdateRequest,
     PollWorkflowExecutionUpdateResponse,
-    PollWorkflowTaskQueueRequest,
-    PollWorkflowTaskQueueResponse,
     QueryWorkflowRequest,
     QueryWorkflowResponse,
-    RecordActivityTaskHeartbeatByIdRequest,
-    RecordActivityTaskHeartbeatByIdResponse,
-    RecordActivityTaskHeartbeatRequest,
-    RecordActivityTaskHeartbeatResponse,
-    RecordWorkerHeartbeatRequest,
-    RecordWorkerHeartbeatResponse,
     RequestCancelWorkflowExecutionRequest,
     RequestCancelWorkflowExecutionResponse,
-    ResetStickyTaskQueueRequest,
-    ResetStickyTaskQueueResponse,
     ResetWorkflowExecutionRequest,
     ResetWorkflowExecutionResponse,
-    RespondActivityTaskCanceledByIdRequest,
-    RespondActivityTaskCanceledByIdResponse,
-    RespondActivityTaskCanceledRequest,
-    RespondActivityTaskCanceledResponse,
-    RespondActivityTaskCompletedByIdRequest,
-    RespondActivityTaskCompletedByIdResponse,
-    RespondActivityTaskCompletedRequest,
-    RespondActivityTaskCompletedResponse,
-    RespondActivityTaskFailedByIdRequest,
-    RespondActivityTaskFailedByIdResponse,
-    RespondActivityTaskFailedRequest,
-    RespondActivityTaskFailedResponse,
     RespondQueryTaskCompletedRequest,
     RespondQueryTaskCompletedResponse,
-    RespondWorkflowTaskCompletedRequest,
-    RespondWorkflowTaskCompletedResponse,
-    RespondWorkflowTaskFailedRequest,
-    RespondWorkflowTaskFailedResponse,
-    ShutdownWorkerRequest,
-    ShutdownWorkerResponse,
     SignalWithStartWorkflowExecutionRequest,
     SignalWithStartWorkflowExecutionResponse,
     SignalWorkflowExecutionRequest,
@@ -73,31 +40,19 @@ from temporalio.api.workflowservice.v1 import (
     UpdateWorkflowExecutionResponse,
 )
 
-from clepsydra.cluster.peers import Peers, forwarded
 from clepsydra.errors import InvalidArgument
 from clepsydra.services.namespaces import CLUSTER_NAME, Namespaces
 from clepsydra.services.queries import Queries
 from clepsydra.services.reads import HistoryReader
 from clepsydra.services.updates import Updates
-from clepsydra.services.worker_tasks import WorkerTasks
 from clepsydra.services.workflows import Workflows
 
 Context = grpc.aio.ServicerContext
-# Long polls answer empty after this long, as the reference server does.
-LONG_POLL_SECONDS = 60.0
 SERVER_VERSION = "1.29.0"
 # An update call answers with the stage reached so far after this long; the SDK calls again.
 UPDATE_WAIT_SECONDS = 20.0
 # A query with no deadline of its own waits this long for a worker to answer.
 QUERY_WAIT_SECONDS = 60.0
-
-
-def _poll_timeout(context: Context) -> float:
-    """Answer a long poll before the caller's own deadline runs out."""
-    remaining = context.time_remaining()
-    if remaining is None:
-        return LONG_POLL_SECONDS
-    return max(0.0, min(LONG_POLL_SECONDS, remaining - 1.0))
 
 
 def _update_wait(context: Context) -> float:
@@ -106,30 +61,23 @@ def _update_wait(context: Context) -> float:
     return UPDATE_WAIT_SECONDS if remaining is None else max(0.0, min(UPDATE_WAIT_SECONDS, remaining - 1.0))
 
 
-def _payloads(message: object, field: str) -> Payloads | None:
-    return getattr(message, field) if message.HasField(field) else None  # type: ignore[attr-defined]
-
-
 class WorkflowService:
     def __init__(
         self,
         namespaces: Namespaces,
         workflows: Workflows,
-        worker_tasks: WorkerTasks,
         reader: HistoryReader,
         queries: Queries,
         updates: Updates,
-        peers: Peers | None = None,
+        persistence_store: str,
     ) -> None:
-        """`peers`: the other processes on the same database, where polls go to fetch tasks
-        announced there; None for a process alone on its database."""
-        self.peers = peers
+        """`persistence_store`: the kind of database, as GetClusterInfo reports it."""
         self.namespaces = namespaces
         self.workflows = workflows
-        self.worker_tasks = worker_tasks
         self.reader = reader
         self.queries = queries
         self.updates = updates
+        self.persistence_store = persistence_store
 
     # -- cluster and namespaces -------------------------------------------------------------
 
@@ -155,8 +103,8 @@ class WorkflowService:
             cluster_id="clepsydra",
             cluster_name=CLUSTER_NAME,
             history_shard_count=1,
-            persistence_store="sqlite",
-            visibility_store="sqlite",
+            persistence_store=self.persistence_store,
+            visibility_store=self.persistence_store,
             supported_clients={"temporal-cli": ">=0.0.0", "temporal-python": ">=0.0.0"},
         )
 
@@ -217,159 +165,6 @@ class WorkflowService:
     ) -> GetWorkflowExecutionHistoryReverseResponse:
         return await self.reader.get_reverse(await self.namespaces.id_of(request.namespace), request)
 
-    # -- workflow tasks ---------------------------------------------------------------------
-
-    async def PollWorkflowTaskQueue(
-        self, request: PollWorkflowTaskQueueRequest, context: Context
-    ) -> PollWorkflowTaskQueueResponse:
-        namespace_id = await self.namespaces.id_of(request.namespace)
-        timeout, fetch = self._poll_plan(
-            context, "PollWorkflowTaskQueue", request, PollWorkflowTaskQueueResponse
-        )
-        return await self.worker_tasks.poll_workflow_task(
-            namespace_id,
-            request.task_queue.name,
-            request.identity,
-            timeout,
-            fetch,
-        )
-
-    async def RespondWorkflowTaskCompleted(
-        self, request: RespondWorkflowTaskCompletedRequest, context: Context
-    ) -> RespondWorkflowTaskCompletedResponse:
-        return await self.worker_tasks.complete_workflow_task(request)
-
-    async def RespondWorkflowTaskFailed(
-        self, request: RespondWorkflowTaskFailedRequest, context: Context
-    ) -> RespondWorkflowTaskFailedResponse:
-        await self.worker_tasks.fail_workflow_task(request)
-        return RespondWorkflowTaskFailedResponse()
-
-    # -- activity tasks ---------------------------------------------------------------------
-
-    async def PollActivityTaskQueue(
-        self, request: PollActivityTaskQueueRequest, context: Context
-    ) -> PollActivityTaskQueueResponse:
-        namespace_id = await self.namespaces.id_of(request.namespace)
-        timeout, fetch = self._poll_plan(
-            context, "PollActivityTaskQueue", request, PollActivityTaskQueueResponse
-        )
-        return await self.worker_tasks.poll_activity_task(
-            namespace_id,
-            request.namespace,
-            request.task_queue.name,
-            request.identity,
-            timeout,
-            fetch,
-        )
-
-    def _poll_plan(
-        self, context: Context, method: str, request: Any, response_class: Any
-    ) -> tuple[float, Any]:
-        """How long a poll waits, and how it fetches tasks announced by other processes. A
-        poll forwarded here by another process answers at once, from what waits here."""
-        if self.peers is None:
-            return _poll_timeout(context), None
-        if forwarded(context):
-            return 0.0, None
-        return _poll_timeout(context), functools.partial(self.peers.fetch, method, request, response_class)
-
-    async def RecordActivityTaskHeartbeat(
-        self, request: RecordActivityTaskHeartbeatRequest, context: Context
-    ) -> RecordActivityTaskHeartbeatResponse:
-        cancel = await self.worker_tasks.heartbeat("", request.task_token, _payloads(request, "details"))
-        return RecordActivityTaskHeartbeatResponse(cancel_requested=cancel)
-
-    async def RecordActivityTaskHeartbeatById(
-        self, request: RecordActivityTaskHeartbeatByIdRequest, context: Context
-    ) -> RecordActivityTaskHeartbeatByIdResponse:
-        cancel = await self.worker_tasks.heartbeat(
-            await self.namespaces.id_of(request.namespace),
-            None,
-            _payloads(request, "details"),
-            request.workflow_id,
-            request.run_id,
-            request.activity_id,
-        )
-        return RecordActivityTaskHeartbeatByIdResponse(cancel_requested=cancel)
-
-    async def RespondActivityTaskCompleted(
-        self, request: RespondActivityTaskCompletedRequest, context: Context
-    ) -> RespondActivityTaskCompletedResponse:
-        await self.worker_tasks.respond_activity(
-            "", request.task_token, "completed", _payloads(request, "result"), request.identity
-        )
-        return RespondActivityTaskCompletedResponse()
-
-    async def RespondActivityTaskCompletedById(
-        self, request: RespondActivityTaskCompletedByIdRequest, context: Context
-    ) -> RespondActivityTaskCompletedByIdResponse:
-        await self.worker_tasks.respond_activity(
-            await self.namespaces.id_of(request.namespace),
-            None,
-            "completed",
-            _payloads(request, "result"),
-            request.identity,
-            workflow_id=request.workflow_id,
-            run_id=request.run_id,
-            activity_id=request.activity_id,
-        )
-        return RespondActivityTaskCompletedByIdResponse()
-
-    async def RespondActivityTaskFailed(
-        self, request: RespondActivityTaskFailedRequest, context: Context
-    ) -> RespondActivityTaskFailedResponse:
-        await self.worker_tasks.respond_activity(
-            "",
-            request.task_token,
-            "failed",
-            None,
-            request.identity,
-            failure=request.failure,
-            last_heartbeat_details=_payloads(request, "last_heartbeat_details"),
-        )
-        return RespondActivityTaskFailedResponse()
-
-    async def RespondActivityTaskFailedById(
-        self, request: RespondActivityTaskFailedByIdRequest, context: Context
-    ) -> RespondActivityTaskFailedByIdResponse:
-        await self.worker_tasks.respond_activity(
-            await self.namespaces.id_of(request.namespace),
-            None,
-            "failed",
-            None,
-            request.identity,
-            failure=request.failure,
-            last_heartbeat_details=_payloads(request, "last_heartbeat_details"),
-            workflow_id=request.workflow_id,
-            run_id=request.run_id,
-            activity_id=request.activity_id,
-        )
-        return RespondActivityTaskFailedByIdResponse()
-
-    async def RespondActivityTaskCanceled(
-        self, request: RespondActivityTaskCanceledRequest, context: Context
-    ) -> RespondActivityTaskCanceledResponse:
-        await self.worker_tasks.respond_activity(
-            "", request.task_token, "canceled", _payloads(request, "details"), request.identity
-        )
-        return RespondActivityTaskCanceledResponse()
-
-    async def RespondActivityTaskCanceledById(
-        self, request: RespondActivityTaskCanceledByIdRequest, context: Context
-    ) -> RespondActivityTaskCanceledByIdResponse:
-        await self.worker_tasks.respond_activity(
-            await self.namespaces.id_of(request.namespace),
-            None,
-            "canceled",
-            _payloads(request, "details"),
-            request.identity,
-            workflow_id=request.workflow_id,
-            run_id=request.run_id,
-            activity_id=request.activity_id,
-        )
-        return RespondActivityTaskCanceledByIdResponse()
-
     # -- queries ----------------------------------------------------------------------------
 
     async def QueryWorkflow(self, request: QueryWorkflowRequest, context: Context) -> QueryWorkflowResponse:
@@ -422,26 +217,3 @@ class WorkflowService:
                 ExecuteMultiOperationResponse.Response(update_workflow=updated),
             ]
         )
-
-    # -- worker lifecycle -------------------------------------------------------------------
-
-    async def ShutdownWorker(
-        self, request: ShutdownWorkerRequest, context: Context
-    ) -> ShutdownWorkerResponse:
-        namespace_id = await self.namespaces.id_of(request.namespace)
-        await self.worker_tasks.release_sticky_queue(namespace_id, request.sticky_task_queue)
-        return ShutdownWorkerResponse()
-
-    async def ResetStickyTaskQueue(
-        self, request: ResetStickyTaskQueueRequest, context: Context
-    ) -> ResetStickyTaskQueueResponse:
-        namespace_id = await self.namespaces.id_of(request.namespace)
-        execution = request.execution
-        key = await self.worker_tasks.core.resolve(namespace_id, execution.workflow_id, execution.run_id)
-        await self.worker_tasks.reset_sticky(key)
-        return ResetStickyTaskQueueResponse()
-
-    async def RecordWorkerHeartbeat(
-        self, request: RecordWorkerHeartbeatRequest, context: Context
-    ) -> RecordWorkerHeartbeatResponse:
-        return RecordWorkerHeartbeatResponse()

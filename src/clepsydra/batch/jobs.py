@@ -36,6 +36,7 @@ from clepsydra.errors import (
     ServiceError,
 )
 from clepsydra.services.namespaces import Namespaces
+from clepsydra.services.page_tokens import offset_of, offset_token
 from clepsydra.services.search_attributes import SearchAttributeRegistry
 from clepsydra.store.base import BatchRecord, Store
 from clepsydra.visibility.compiler import Compiled, compile_query
@@ -115,7 +116,7 @@ class BatchJobs:
     async def list(self, namespace: str, page_size: int, token: bytes) -> ListBatchOperationsResponse:
         namespace_id = await self._namespaces.id_of(namespace)
         size = page_size if page_size > 0 else 100
-        offset = _offset(token)
+        offset = offset_of(token)
         records = await self._store.list_batches(namespace_id, size, offset)
         infos = []
         for record in records:
@@ -127,7 +128,7 @@ class BatchJobs:
             if progress.HasField("close_time"):
                 info.close_time.CopyFrom(progress.close_time)
             infos.append(info)
-        next_token = json.dumps({"offset": offset + size}).encode() if len(records) == size else b""
+        next_token = offset_token(offset + size) if len(records) == size else b""
         return ListBatchOperationsResponse(operation_info=infos, next_page_token=next_token)
 
     async def stop(self, namespace: str, job_id: str) -> None:
@@ -243,15 +244,3 @@ class BatchJobs:
     async def _count(self, namespace_id: str, query: Compiled) -> int:
         rows = await self._store.count_visibility(namespace_id, query)
         return sum(count for _, count in rows)
-
-
-def _offset(token: bytes) -> int:
-    if not token:
-        return 0
-    try:
-        offset = json.loads(token)["offset"]
-        if isinstance(offset, int) and offset >= 0:
-            return offset
-    except (ValueError, KeyError, TypeError):
-        pass
-    raise InvalidArgument("Invalid NextPageToken.")

@@ -19,22 +19,19 @@ class RunDeleter:
         """NotFound if there is no such run."""
         core = self.core
         async with core.locked(key.namespace_id, key.workflow_id):
-            cached = await core.load(key)
-            if cached.state.running:
+            if (await core.latest(key)).running:
                 await core.update_locked(key, lambda m: workflow.terminate(m, DELETE_REASON, None, identity))
-            await core.store.delete_run(key)
-            core.forget(key)
+            await core.delete_run(key)
 
     async def delete_closed(self, key: ExecutionKey) -> bool:
         """Delete a run that has closed; False (and nothing done) if it is still open."""
         core = self.core
         async with core.locked(key.namespace_id, key.workflow_id):
             try:
-                running = (await core.load(key)).state.running
+                running = (await core.latest(key)).running
             except NotFound:
                 running = False  # only its visibility row is left, if anything: remove it too
             if running:
                 return False
-            await core.store.delete_run(key)
-            core.forget(key)
+            await core.delete_run(key)
             return True

@@ -1,10 +1,11 @@
-"""Which process owns which workflows.
+"""Which process owns which workflows, among several sharing one PostgreSQL database.
 
 A workflow id belongs to a shard, and a shard to at most one live process at a time,
-through a lease in the database (`store/postgres_shards.py`). The owner of a shard keeps
-its executions' state cached, fires their timers, runs their transfers and dispatches
-their task-queue tasks; other processes forward requests for them to it. A process alone
-on its database (`Membership`) owns everything and forwards nothing.
+through a lease in the database (`store/postgres_shards.py`; the store holds this
+process's leases and fences its writes with them). The owner of a shard keeps its
+executions' state cached, fires their timers, runs their transfers and dispatches their
+task-queue tasks; other processes forward requests for them to it. A process alone on its
+database needs none of this (`history.ownership.SingleOwner`).
 """
 
 from __future__ import annotations
@@ -12,81 +13,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Collection
 
 from clepsydra.engine.state import ExecutionKey
-from clepsydra.store.postgres_shards import Lease, ShardLeases, shard_of
+from clepsydra.store.postgres_shards import ShardLeases, shard_of
 
 log = logging.getLogger(__name__)
 # A dead process's shards are taken over within LEASE_SECONDS + BALANCE_SECONDS.
-LEASE_SECONDS = 5.0
 BALANCE_SECONDS = 1.0
 
 ShardsChanged = Callable[[Collection[int]], Awaitable[None]]
 
 
-class Membership:
-    """A process alone on its database: it owns every workflow."""
-
-    def __init__(self, address: str = "") -> None:
-        self.address = address
-
-    def owns(self, namespace_id: str, workflow_id: str) -> bool:
-        return True
-
-    def owner_elsewhere(self, namespace_id: str, workflow_id: str) -> str | None:
-        """The address of the live process that owns the workflow, if it is not this one."""
-        return None
-
-    def shard(self, namespace_id: str, workflow_id: str) -> int:
-        return 0
-
-    def held_shards(self) -> list[int] | None:
-        """The shards this process holds; None: all of them."""
-        return None
-
-    def others(self) -> set[str]:
-        """The addresses of the other live processes that own shards."""
-        return set()
-
-    @property
-    def leader(self) -> bool:
-        """Whether this process runs the jobs that one process at a time must run
-        (retention, batch operations, namespace deletion)."""
-        return True
-
-    def lost(self, key: ExecutionKey) -> None:
-        """A write found that the lease of the key's shard was taken over."""
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-
-class SharedMembership(Membership):
+class SharedMembership:
     """One of several processes on a PostgreSQL database, holding a share of the shards."""
 
-    def __init__(
-        self,
-        pool: object,
-        shard_count: int,
-        address: str,
-        acquired: ShardsChanged,
-        released: ShardsChanged,
-    ) -> None:
-        super().__init__(address)
-        # The address first, so that the others know where to forward; then a nonce, so that
-        # a restarted process on the same address is a new owner.
-        self.leases = ShardLeases(pool, f"{address} {uuid.uuid4().hex[:8]}", LEASE_SECONDS)  # type: ignore[arg-type]
+    def __init__(self, leases: ShardLeases, shard_count: int, address: str) -> None:
+        self.leases = leases
         self.shard_count = shard_count
-        self._acquired = acquired
-        self._released = released
+        self.address = address
         self._owners: dict[int, str] = {}  # shard → address of its live owner
         self._loop: asyncio.Task[None] | None = None
         self._loaded: set[int] = set()  # the shards whose tasks the history has loaded
+        self._acquired: ShardsChanged | None = None
+        self._released: ShardsChanged | None = None
 
     def shard(self, namespace_id: str, workflow_id: str) -> int:
         return shard_of(namespace_id, workflow_id, self.shard_count)
@@ -98,6 +48,7 @@ class SharedMembership(Membership):
         return sorted(self.leases.held)
 
     def owner_elsewhere(self, namespace_id: str, workflow_id: str) -> str | None:
+        """The address of the live process that owns the workflow, if it is not this one."""
         shard = self.shard(namespace_id, workflow_id)
         if shard in self.leases.held:
             return None
@@ -105,14 +56,13 @@ class SharedMembership(Membership):
         return owner if owner != self.address else None
 
     def others(self) -> set[str]:
+        """The addresses of the other live processes that own shards."""
         return set(self._owners.values()) - {self.address}
-
-    def lease_for(self, key: ExecutionKey) -> Lease | None:
-        """The fence of a write: the lease of the key's shard if this process holds it."""
-        return self.leases.held.get(self.shard(key.namespace_id, key.workflow_id))
 
     @property
     def leader(self) -> bool:
+        """Whether this process runs the jobs that one process at a time must run
+        (retention, batch operations, namespace deletion)."""
         return 0 in self.leases.held
 
     def lost(self, key: ExecutionKey) -> None:
@@ -120,7 +70,10 @@ class SharedMembership(Membership):
         self.leases.held.pop(shard, None)
         self._loaded.discard(shard)  # if it comes back, what others did meanwhile is loaded again
 
-    async def start(self) -> None:
+    async def start(self, acquired: ShardsChanged, released: ShardsChanged) -> None:
+        """Take a share of the shards and keep it even; `acquired` loads what a shard taken
+        holds, `released` forgets what a shard given up held."""
+        self._acquired, self._released = acquired, released
         await self._balance()
         self._loop = asyncio.create_task(self._run(), name="shard-leases")
 
@@ -151,6 +104,7 @@ class SharedMembership(Membership):
     async def _sync(self) -> None:
         """Tell the history what it gained and lost since the last time; a shard counts as
         taken only once its tasks are loaded, so a failed load is tried again next round."""
+        assert self._acquired is not None and self._released is not None
         held = set(self.leases.held)
         gone = self._loaded - held
         if gone:

@@ -11,7 +11,6 @@ every write is conditioned on the version it read, so this is safe, only slower.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,13 +20,16 @@ import grpc
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
-from clepsydra.cluster.membership import Membership
+from clepsydra.cluster.membership import SharedMembership
 from clepsydra.cluster.peers import Peers, forwarded
-from clepsydra.errors import ServiceError
+from clepsydra.errors import InvalidArgument, ServiceError
 from clepsydra.services.namespaces import Namespaces
+from clepsydra.services.tokens import TokenTarget
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Any, Any], Awaitable[Any]]
+# RPC name → its handler (see api/rpc_table.py).
+RpcTable = dict[str, Handler]
 # Served here and passed on to every other process: a worker that shuts down may have
 # workflow tasks waiting on its sticky queue at any of them.
 BROADCAST = {"ShutdownWorker"}
@@ -47,16 +49,12 @@ class Target:
 
 
 def _from_token(request: Any) -> Target | None:
-    """Task tokens (and query task tokens) are JSON objects naming namespace and workflow ids."""
+    """Task tokens (and query task tokens) name namespace and workflow ids."""
     try:
-        fields = json.loads(request.task_token)
-        return Target(
-            str(fields["workflow_id"]),
-            namespace_id=str(fields["namespace_id"]),
-            process=fields.get("process", ""),
-        )
-    except (ValueError, KeyError, TypeError):
+        token = TokenTarget.of(request.task_token)
+    except InvalidArgument:
         return None  # served here, which answers with the right error
+    return Target(token.workflow_id, namespace_id=token.namespace_id, process=token.process)
 
 
 def _from_operations(request: Any) -> Target | None:
@@ -64,6 +62,10 @@ def _from_operations(request: Any) -> Target | None:
         if operation.HasField("start_workflow"):
             return Target(operation.start_workflow.workflow_id, request.namespace)
     return None
+
+
+def _from_execution(field: str) -> Callable[[Any], Target]:
+    return lambda r: Target(getattr(r, field).workflow_id, r.namespace)
 
 
 def route_of(method: MethodDescriptor) -> Callable[[Any], Target | None] | None:
@@ -74,8 +76,9 @@ def route_of(method: MethodDescriptor) -> Callable[[Any], Target | None] | None:
     if "workflow_id" in fields:
         return lambda r: Target(r.workflow_id, r.namespace)
     for name in ("workflow_execution", "execution"):
-        if name in fields and fields[name].message_type.name == "WorkflowExecution":
-            return lambda r, name=name: Target(getattr(r, name).workflow_id, r.namespace)
+        message = fields[name].message_type if name in fields else None
+        if message is not None and message.name == "WorkflowExecution":
+            return _from_execution(name)
     if "update_ref" in fields:
         return lambda r: Target(r.update_ref.workflow_execution.workflow_id, r.namespace)
     if "operations" in fields:
@@ -84,15 +87,15 @@ def route_of(method: MethodDescriptor) -> Callable[[Any], Target | None] | None:
 
 
 class Router:
-    def __init__(self, membership: Membership, namespaces: Namespaces, peers: Peers) -> None:
+    def __init__(self, membership: SharedMembership, namespaces: Namespaces, peers: Peers) -> None:
         self.membership = membership
         self.namespaces = namespaces
         self.peers = peers
 
-    def wrap(self, service: ServiceDescriptor, implementations: list[object]) -> list[object]:
-        """The implementations of a service, with each RPC that names a workflow served by
-        its owner."""
-        return [_Routed(self, service, implementations)]
+    def wrap(self, service: ServiceDescriptor, table: RpcTable) -> RpcTable:
+        """The service's RPC table, with each RPC that names a workflow served by its owner."""
+        by_name = {method.name: method for method in service.methods}
+        return {name: self.routed(service, by_name[name], handler) for name, handler in table.items()}
 
     async def owner_of(self, target: Target) -> str | None:
         """The address of the process that owns the target, if it is another one."""
@@ -152,22 +155,3 @@ class Router:
 
         behavior.__name__ = method.name
         return behavior
-
-
-class _Routed:
-    """Looks like the implementations it wraps, with routed methods."""
-
-    def __init__(self, router: Router, service: ServiceDescriptor, implementations: list[object]) -> None:
-        self._methods: dict[str, Handler] = {}
-        for method in service.methods:
-            handler = next(
-                (getattr(i, method.name) for i in implementations if hasattr(i, method.name)), None
-            )
-            if handler is not None:
-                self._methods[method.name] = router.routed(service, method, handler)
-
-    def __getattr__(self, name: str) -> Handler:
-        try:
-            return self._methods[name]
-        except KeyError:
-            raise AttributeError(name) from None

@@ -15,7 +15,7 @@ from temporalio.api.command.v1 import (
     ScheduleActivityTaskCommandAttributes,
 )
 from temporalio.api.common.v1 import Payloads
-from temporalio.api.enums.v1 import EventType, RetryState, TimeoutType, WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import EventType, RetryState, TaskQueueKind, TimeoutType, WorkflowTaskFailedCause
 from temporalio.api.failure.v1 import Failure, TimeoutFailureInfo
 from temporalio.api.history.v1 import (
     ActivityTaskCanceledEventAttributes,
@@ -41,6 +41,7 @@ SCHEDULE_TO_START = TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START
 START_TO_CLOSE = TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE
 SCHEDULE_TO_CLOSE = TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE
 HEARTBEAT = TimeoutType.TIMEOUT_TYPE_HEARTBEAT
+NORMAL_QUEUE = TaskQueueKind.TASK_QUEUE_KIND_NORMAL
 _TIMEOUT_NAMES = {
     SCHEDULE_TO_START: "ScheduleToStart",
     START_TO_CLOSE: "StartToClose",
@@ -69,7 +70,9 @@ def schedule(m: Mutation, completed_event_id: int, command: ScheduleActivityTask
     attributes = ActivityTaskScheduledEventAttributes(
         activity_id=command.activity_id,
         activity_type=command.activity_type,
-        task_queue=command.task_queue if command.task_queue.name else TaskQueue(name=s.task_queue, kind=1),
+        task_queue=command.task_queue
+        if command.task_queue.name
+        else TaskQueue(name=s.task_queue, kind=NORMAL_QUEUE),
         header=command.header,
         input=command.input,
         workflow_task_completed_event_id=completed_event_id,
@@ -303,19 +306,26 @@ def request_cancel(
         m.needs_workflow_task = True
 
 
+def timer_subject(state: ExecutionState, task: TimerTask) -> ActivityInfo | None:
+    """The activity a timeout or retry timer is for, if the timer still concerns it: the
+    schedule-to-close timeout spans every attempt, the other timers one attempt each."""
+    info = state.activities.get(task.event_id) if state.running else None
+    if info is None or (info.attempt != task.attempt and task.timeout_type != SCHEDULE_TO_CLOSE):
+        return None
+    return info
+
+
 def on_timer(m: Mutation, task: TimerTask) -> None:
-    info = m.state.activities.get(task.event_id) if m.state.running else None
+    info = timer_subject(m.state, task)
     if info is None:
         return
     if task.kind == TimerKind.ACTIVITY_RETRY:
-        if info.attempt == task.attempt and not info.started:
+        if not info.started:
             _dispatch(m, info)
         return
     timeout_type = task.timeout_type
     if timeout_type == SCHEDULE_TO_CLOSE:
         _time_out(m, info, timeout_type, retryable=False)
-        return
-    if info.attempt != task.attempt:
         return
     if timeout_type == SCHEDULE_TO_START:
         if not info.started:

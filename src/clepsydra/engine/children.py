@@ -6,12 +6,16 @@ close through transfer tasks, which append the events below to the parent.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
+from google.protobuf.message import Message
 from temporalio.api.command.v1 import StartChildWorkflowExecutionCommandAttributes
-from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.common.v1 import WorkflowExecution, WorkflowType
 from temporalio.api.enums.v1 import (
     EventType,
     ParentClosePolicy,
     StartChildWorkflowExecutionFailedCause,
+    TaskQueueKind,
     WorkflowIdReusePolicy,
     WorkflowTaskFailedCause,
 )
@@ -36,6 +40,18 @@ from clepsydra.engine.workflow_task import CommandError
 from clepsydra.errors import InvalidArgument
 
 BAD_START_CHILD = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_CHILD_EXECUTION_ATTRIBUTES
+NORMAL_QUEUE = TaskQueueKind.TASK_QUEUE_KIND_NORMAL
+
+
+class _ChildClosed(TypedDict):
+    """The fields every Child...EventAttributes of a closed child shares."""
+
+    namespace: str
+    namespace_id: str
+    workflow_execution: WorkflowExecution
+    workflow_type: WorkflowType
+    initiated_event_id: int
+    started_event_id: int
 
 
 class NotReady(Exception):
@@ -68,7 +84,7 @@ def initiate(
         namespace_id=s.namespace_id,
         workflow_id=command.workflow_id,
         workflow_type=command.workflow_type,
-        task_queue=TaskQueue(name=command.task_queue.name or s.task_queue, kind=1),
+        task_queue=TaskQueue(name=command.task_queue.name or s.task_queue, kind=NORMAL_QUEUE),
         input=command.input,
         workflow_execution_timeout=command.workflow_execution_timeout,
         workflow_run_timeout=command.workflow_run_timeout,
@@ -147,7 +163,7 @@ def record_closed(m: Mutation, initiated_event_id: int, close: HistoryEvent) -> 
     if not child.started:
         raise NotReady(f"child {child.attributes.workflow_id} has not been recorded as started")
     a = child.attributes
-    common = {
+    common: _ChildClosed = {
         "namespace": a.namespace,
         "namespace_id": a.namespace_id,
         "workflow_execution": WorkflowExecution(workflow_id=a.workflow_id, run_id=child.run_id),
@@ -155,6 +171,7 @@ def record_closed(m: Mutation, initiated_event_id: int, close: HistoryEvent) -> 
         "initiated_event_id": initiated_event_id,
         "started_event_id": child.started_event_id,
     }
+    attributes: Message
     kind = close.WhichOneof("attributes")
     if kind == "workflow_execution_completed_event_attributes":
         event_type = EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED

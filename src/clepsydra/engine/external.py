@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from temporalio.api.command.v1 import (
     RequestCancelExternalWorkflowExecutionCommandAttributes,
     SignalExternalWorkflowExecutionCommandAttributes,
@@ -103,28 +105,17 @@ def record_signal_outcome(m: Mutation, initiated_event_id: int, delivered: bool)
     a = m.state.signals_out.pop(initiated_event_id, None) if m.state.running else None
     if a is None:
         return
+    target = _target(initiated_event_id, a)
     if delivered:
         m.add_external_event(
             EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
-            ExternalWorkflowExecutionSignaledEventAttributes(
-                initiated_event_id=initiated_event_id,
-                namespace=a.namespace,
-                namespace_id=a.namespace_id,
-                workflow_execution=a.workflow_execution,
-                control=a.control,
-            ),
+            ExternalWorkflowExecutionSignaledEventAttributes(**target, control=a.control),
         )
     else:
         m.add_external_event(
             EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
             SignalExternalWorkflowExecutionFailedEventAttributes(
-                cause=NOT_FOUND_SIGNAL,
-                workflow_task_completed_event_id=a.workflow_task_completed_event_id,
-                namespace=a.namespace,
-                namespace_id=a.namespace_id,
-                workflow_execution=a.workflow_execution,
-                initiated_event_id=initiated_event_id,
-                control=a.control,
+                **_failure(target, a), cause=NOT_FOUND_SIGNAL
             ),
         )
     m.touch()
@@ -134,27 +125,52 @@ def record_cancel_outcome(m: Mutation, initiated_event_id: int, delivered: bool)
     a = m.state.cancels_out.pop(initiated_event_id, None) if m.state.running else None
     if a is None:
         return
+    target = _target(initiated_event_id, a)
     if delivered:
         m.add_external_event(
             EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
-            ExternalWorkflowExecutionCancelRequestedEventAttributes(
-                initiated_event_id=initiated_event_id,
-                namespace=a.namespace,
-                namespace_id=a.namespace_id,
-                workflow_execution=a.workflow_execution,
-            ),
+            ExternalWorkflowExecutionCancelRequestedEventAttributes(**target),
         )
     else:
         m.add_external_event(
             EventType.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
             RequestCancelExternalWorkflowExecutionFailedEventAttributes(
-                cause=NOT_FOUND_CANCEL,
-                workflow_task_completed_event_id=a.workflow_task_completed_event_id,
-                namespace=a.namespace,
-                namespace_id=a.namespace_id,
-                workflow_execution=a.workflow_execution,
-                initiated_event_id=initiated_event_id,
-                control=a.control,
+                **_failure(target, a), cause=NOT_FOUND_CANCEL
             ),
         )
     m.touch()
+
+
+Initiated = (
+    SignalExternalWorkflowExecutionInitiatedEventAttributes
+    | RequestCancelExternalWorkflowExecutionInitiatedEventAttributes
+)
+
+
+class _Target(TypedDict):
+    """The fields that every outcome event of a signal or cancel request shares."""
+
+    initiated_event_id: int
+    namespace: str
+    namespace_id: str
+    workflow_execution: WorkflowExecution
+
+
+class _Failure(_Target):
+    workflow_task_completed_event_id: int
+    control: str
+
+
+def _target(initiated_event_id: int, a: Initiated) -> _Target:
+    return _Target(
+        initiated_event_id=initiated_event_id,
+        namespace=a.namespace,
+        namespace_id=a.namespace_id,
+        workflow_execution=a.workflow_execution,
+    )
+
+
+def _failure(target: _Target, a: Initiated) -> _Failure:
+    return _Failure(
+        **target, workflow_task_completed_event_id=a.workflow_task_completed_event_id, control=a.control
+    )

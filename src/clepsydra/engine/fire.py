@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from clepsydra.engine import activity, timers, workflow, workflow_task
 from clepsydra.engine.mutation import Mutation
+from clepsydra.engine.state import ExecutionState
 from clepsydra.engine.tasks import TimerKind, TimerTask
 
 
@@ -20,3 +21,19 @@ def fire(m: Mutation, task: TimerTask) -> None:
             workflow.time_out(m)
         case TimerKind.WORKFLOW_START_BACKOFF:
             workflow_task.schedule(m)
+
+
+def is_live(state: ExecutionState, task: TimerTask) -> bool:
+    """Whether firing the timer could still do something, by the rules `fire` applies: the
+    timeouts of tasks that completed stay in the timer queue until they come due, as no-ops
+    (time skipping must not jump to them)."""
+    if not state.running:
+        return False
+    match task.kind:
+        case TimerKind.USER_TIMER:
+            return timers.pending(state, task.event_id) is not None
+        case TimerKind.ACTIVITY_TIMEOUT | TimerKind.ACTIVITY_RETRY:
+            return activity.timer_subject(state, task) is not None
+        case TimerKind.WORKFLOW_TASK_TIMEOUT:
+            return workflow_task.current(state, task.event_id, task.attempt) is not None
+    return True

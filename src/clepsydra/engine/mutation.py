@@ -13,6 +13,7 @@ from datetime import datetime
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage as UpdateStage
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.update.v1 import Outcome
 
@@ -49,7 +50,7 @@ class Mutation:
         self.timer_tasks: list[TimerTask] = []
         self.transfer_tasks: list[TransferTask] = []
         # Updates that reached a stage in this change: (update id, stage, outcome if completed).
-        self.update_outcomes: list[tuple[str, int, Outcome | None]] = []
+        self.update_outcomes: list[tuple[str, UpdateStage.ValueType, Outcome | None]] = []
         self.state_changed = False
         self.closed = False
         # Whether the worker must see a new workflow task once this mutation ends.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from temporalio.api.enums.v1 import ContinueAsNewInitiator, EventType
+from temporalio.api.enums.v1 import ContinueAsNewInitiator, EventType, TaskQueueKind
 from temporalio.api.history.v1 import (
     WorkflowExecutionSignaledEventAttributes,
     WorkflowExecutionStartedEventAttributes,
@@ -34,7 +34,7 @@ def attributes_from_request(
     start = WorkflowExecutionStartedEventAttributes(
         workflow_id=request.workflow_id,
         workflow_type=request.workflow_type,
-        task_queue=TaskQueue(name=request.task_queue.name, kind=1),
+        task_queue=TaskQueue(name=request.task_queue.name, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
         header=request.header,
         input=request.input,
         identity=request.identity,

@@ -114,7 +114,7 @@ class ExecutionState:
     start: WorkflowExecutionStartedEventAttributes
     start_time: datetime
     start_request_id: str
-    status: int = RUNNING
+    status: WorkflowExecutionStatus.ValueType = RUNNING
     close_time: datetime | None = None
     next_event_id: int = 1
     # Started event id of the last completed workflow task: what the worker has already seen.

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 
+from temporalio.api.enums.v1 import TimeoutType
+
 
 class QueueKind(IntEnum):
     WORKFLOW = 1
@@ -66,7 +68,7 @@ class TimerTask:
     fire_time: datetime
     event_id: int = 0
     attempt: int = 0
-    timeout_type: int = 0
+    timeout_type: TimeoutType.ValueType = TimeoutType.TIMEOUT_TYPE_UNSPECIFIED
 
     @property
     def key(self) -> str:

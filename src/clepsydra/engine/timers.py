@@ -11,7 +11,7 @@ from temporalio.api.history.v1 import (
 )
 
 from clepsydra.engine.mutation import Mutation
-from clepsydra.engine.state import TimerInfo
+from clepsydra.engine.state import ExecutionState, TimerInfo
 from clepsydra.engine.tasks import TimerKind, TimerTask
 from clepsydra.engine.workflow_task import CommandError
 
@@ -57,9 +57,16 @@ def cancel(
     )
 
 
+def pending(state: ExecutionState, started_event_id: int) -> TimerInfo | None:
+    """The user timer started by that event, if it has neither fired nor been canceled."""
+    if not state.running:
+        return None
+    return next((t for t in state.timers.values() if t.started_event_id == started_event_id), None)
+
+
 def fire(m: Mutation, task: TimerTask) -> None:
-    timer = next((t for t in m.state.timers.values() if t.started_event_id == task.event_id), None)
-    if timer is None or not m.state.running:
+    timer = pending(m.state, task.event_id)
+    if timer is None:
         return
     del m.state.timers[timer.timer_id]
     m.add_external_event(

@@ -191,15 +191,20 @@ def fail(
     _retry(m, task)
 
 
-def time_out(m: Mutation, scheduled_event_id: int, attempt: int, timeout_type: int = START_TO_CLOSE) -> None:
+def current(state: ExecutionState, scheduled_event_id: int, attempt: int) -> WorkflowTaskInfo | None:
+    """The workflow task of that scheduled event and attempt, if it is still the run's."""
+    task = state.workflow_task
+    if not state.running or task is None:
+        return None
+    return task if (task.scheduled_event_id, task.attempt) == (scheduled_event_id, attempt) else None
+
+
+def time_out(
+    m: Mutation, scheduled_event_id: int, attempt: int, timeout_type: TimeoutType.ValueType = START_TO_CLOSE
+) -> None:
     s = m.state
-    task = s.workflow_task
-    if (
-        not s.running
-        or task is None
-        or task.scheduled_event_id != scheduled_event_id
-        or task.attempt != attempt
-    ):
+    task = current(s, scheduled_event_id, attempt)
+    if task is None:
         return
     if timeout_type == SCHEDULE_TO_START:
         if not task.started and task.task_queue == s.sticky_task_queue:

@@ -3,7 +3,7 @@
 The timers table is the truth; this heap is rebuilt from it at start-up, so a
 timer that comes due while the server is down fires as soon as it is back.
 
-With a `horizon` (`load_ahead`), the heap holds only the timers due before it: a timer
+With a `window` (and so a `horizon`), the heap holds only the timers due before it: a timer
 due later stays in the store, and the horizon moves a window (WINDOW) ahead, loading the
 timers it passes, while still half a window away. So a million workflows waiting for days cost memory
 only as they come due, and no timer is loaded late.
@@ -51,10 +51,21 @@ class Alarm:
 Entry = tuple[float, int, ExecutionKey | None, TimerTask | Alarm]
 
 
+Fire = Callable[[ExecutionKey, TimerTask], Awaitable[None]]
+# Whether a timer is still worth skipping to (time skipping: not the timeout of a done task).
+WorthSkippingTo = Callable[[ExecutionKey, TimerTask], bool]
+
+
 class TimerQueue:
-    def __init__(self, clock: Clock, fire: Callable[[ExecutionKey, TimerTask], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        window: timedelta | None = WINDOW,
+        worth_skipping_to: WorthSkippingTo | None = None,
+    ) -> None:
+        """`window`: hold only the timers due within it (None: every timer, as a time-skipping
+        server must, to see the next one to skip to)."""
         self._clock = clock
-        self._fire = fire
         self._heap: list[Entry] = []
         self._sequence = itertools.count()
         self._wake = asyncio.Event()
@@ -62,23 +73,15 @@ class TimerQueue:
         self._running: set[asyncio.Task[None]] = set()
         # The timers in the heap or being fired, so that loading one twice fires it once.
         self._known: set[tuple[ExecutionKey, TimerTask]] = set()
+        self._window = window
         # Timers due after this stay in the store (None: every timer is in the heap).
-        self.horizon: datetime | None = None
-        self._load: Loader | None = None
-        self._window = WINDOW
-        # Set by time skipping: whether a timer is still worth skipping to (not a stale timeout).
-        self.worth_skipping_to: Callable[[ExecutionKey, TimerTask], bool] | None = None
+        self.horizon: datetime | None = clock.now() + window if window is not None else None
+        self.worth_skipping_to = worth_skipping_to
         clock.on_change(self._wake.set)
 
     def __len__(self) -> int:
         """How many timers and alarms are held in memory."""
         return len(self._heap)
-
-    def load_ahead(self, load: Loader, window: timedelta = WINDOW) -> None:
-        """Hold only the timers due within `window`; `load` brings in the next ones in time."""
-        self._load = load
-        self._window = window
-        self.horizon = self._clock.now() + window
 
     def add(self, key: ExecutionKey, task: TimerTask) -> None:
         if (key, task) in self._known or (self.horizon is not None and task.fire_time > self.horizon):
@@ -114,33 +117,34 @@ class TimerQueue:
             self._wake.set()
         heapq.heappush(self._heap, (due, next(self._sequence), key, item))
 
-    async def run(self) -> None:
-        loading = asyncio.create_task(self._load_ahead()) if self._load is not None else None
+    async def run(self, fire: Fire, load: Loader) -> None:
+        """Fire timers as they come due, with `fire`; `load` brings in those due next in time."""
+        loading = asyncio.create_task(self._load_ahead(load)) if self._window is not None else None
         try:
-            await self._run()
+            await self._run(fire)
         finally:
             if loading is not None:
                 loading.cancel()
 
-    async def _load_ahead(self) -> None:
-        assert self._load is not None and self.horizon is not None
+    async def _load_ahead(self, load: Loader) -> None:
+        assert self._window is not None and self.horizon is not None
         while True:
             await asyncio.sleep((self.horizon - self._window / 2 - self._clock.now()).total_seconds())
             # Moved before loading: a timer committed meanwhile is added by its writer.
             passed, self.horizon = self.horizon, self._clock.now() + self._window
             try:
-                for key, task in await self._load(passed, self.horizon):
+                for key, task in await load(passed, self.horizon):
                     self.add(key, task)
             except Exception:
                 log.exception("could not load the timers due next; trying again")
                 self.horizon = passed
                 await asyncio.sleep(RETRY_DELAY.total_seconds())
 
-    async def _run(self) -> None:
+    async def _run(self, fire: Fire) -> None:
         while True:
             # Cleared before looking, so that a change signalled meanwhile means one more look.
             self._wake.clear()
-            await self._fire_due()
+            await self._fire_due(fire)
             head = self._head()
             target = None if self._running else self._skip_target(head)
             if target is not None and self._clock.skip_to(_datetime(target)):
@@ -169,7 +173,7 @@ class TimerQueue:
             return head
         return min((due for due, _, key, item in self._heap if _worth(live, key, item)), default=None)
 
-    async def _fire_due(self) -> None:
+    async def _fire_due(self, fire: Fire) -> None:
         now = self._clock.now().timestamp()
         while self._heap and self._heap[0][0] <= now:
             _, _, key, item = heapq.heappop(self._heap)
@@ -179,7 +183,7 @@ class TimerQueue:
                 continue
             assert key is not None
             await self._slots.acquire()
-            fired = asyncio.create_task(self._fire_one(key, item))
+            fired = asyncio.create_task(self._fire_one(fire, key, item))
             self._running.add(fired)
             fired.add_done_callback(self._fired)
 
@@ -187,10 +191,10 @@ class TimerQueue:
         self._running.discard(task)
         self._wake.set()  # the clock may skip again once nothing is being fired
 
-    async def _fire_one(self, key: ExecutionKey, task: TimerTask) -> None:
+    async def _fire_one(self, fire: Fire, key: ExecutionKey, task: TimerTask) -> None:
         self._known.discard((key, task))
         try:
-            await self._fire(key, task)
+            await fire(key, task)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -126,7 +126,7 @@ class HttpApi:
                 protojson.parse(data, message, shorthand)
         else:
             query = params.query_to_json(
-                message.DESCRIPTOR, request.query_params.multi_items(), set(route.bound_fields)
+                protojson.descriptor_of(message), request.query_params.multi_items(), set(route.bound_fields)
             )
             protojson.parse(query, message)
         for field_path, value in values.items():

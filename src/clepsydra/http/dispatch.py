@@ -1,14 +1,14 @@
-"""Calls an RPC on the very objects the gRPC server serves.
+"""Calls an RPC with the very handlers the gRPC server serves.
 
-`Server` keeps, per service, the list of implementation objects it hands to
-`api.grpc_handlers.generic_handler`; each RPC goes to the first object that has a coroutine
-of its name, here as there, so HTTP and gRPC share one implementation of every RPC.
+The server keeps, per service, the table from each RPC to its handler (`api/rpc_table.py`)
+and hands the same tables to the gRPC server and here, so HTTP and gRPC share one
+implementation of every RPC.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import grpc
@@ -25,15 +25,12 @@ Handler = Callable[[Any, Any], Awaitable[Any]]
 
 
 class Dispatcher:
-    def __init__(self, implementations: Mapping[str, Sequence[object]]) -> None:
-        """`implementations`: service full name → the objects that implement its RPCs, in order."""
-        self._implementations = implementations
+    def __init__(self, tables: Mapping[str, Mapping[str, Handler]]) -> None:
+        """`tables`: service full name → RPC name → its handler."""
+        self._tables = tables
 
     def handler(self, method: MethodDescriptor) -> Handler | None:
-        for implementation in self._implementations.get(method.containing_service.full_name, ()):
-            if hasattr(implementation, method.name):
-                return getattr(implementation, method.name)
-        return None
+        return self._tables.get(method.containing_service.full_name, {}).get(method.name)
 
     @staticmethod
     def request_class(method: MethodDescriptor) -> type[Message]:

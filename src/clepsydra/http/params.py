@@ -14,7 +14,16 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from clepsydra.http.protojson import WELL_KNOWN_PREFIX, BadJson, enum_value, fields_by_key, is_repeated
+from clepsydra.http.protojson import (
+    WELL_KNOWN_PREFIX,
+    BadJson,
+    descriptor_of,
+    enum_type_of,
+    enum_value,
+    fields_by_key,
+    is_repeated,
+    message_type_of,
+)
 
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
@@ -44,14 +53,14 @@ def _scalar(field_type: int, field: FieldDescriptor, text: str) -> Any:
     if field_type == FieldDescriptor.TYPE_ENUM:
         if text.lstrip("-").isdigit():
             return int(text)
-        return enum_value(field.enum_type, text)
+        return enum_value(enum_type_of(field), text)
     return text  # protojson takes numbers, bytes (base64) and strings as strings
 
 
 def _value(field: FieldDescriptor, text: str) -> Any:
     if field.type != FieldDescriptor.TYPE_MESSAGE:
         return _scalar(field.type, field, text)
-    name = field.message_type.full_name
+    name = message_type_of(field).full_name
     if name in _WRAPPERS:
         return _scalar(_WRAPPERS[name], field, text)
     if name in _STRING_FORMS:
@@ -64,7 +73,7 @@ def _value(field: FieldDescriptor, text: str) -> Any:
     raise BadJson(f"field {field.name} of type {name} cannot be set from a query parameter")
 
 
-def _resolve(descriptor: Descriptor, dotted: str) -> list[FieldDescriptor] | None:
+def _resolve(descriptor: Descriptor | None, dotted: str) -> list[FieldDescriptor] | None:
     """The fields along a dotted parameter name, or None when it names no field."""
     path = []
     for part in dotted.split("."):
@@ -89,7 +98,7 @@ def query_to_json(descriptor: Descriptor, params: list[tuple[str, str]], bound: 
         if path is None or ".".join(f.name for f in path) in bound:
             continue
         leaf = path[-1]
-        if leaf.type == FieldDescriptor.TYPE_MESSAGE and leaf.message_type.GetOptions().map_entry:
+        if leaf.type == FieldDescriptor.TYPE_MESSAGE and message_type_of(leaf).GetOptions().map_entry:
             continue  # maps have no query form here
         node = out
         for field in path[:-1]:
@@ -111,11 +120,11 @@ def set_path_field(message: Message, dotted: str, text: str) -> None:
     target = message
     for name in parents:
         target = getattr(target, name)
-    leaf = target.DESCRIPTOR.fields_by_name[leaf_name]
+    leaf = descriptor_of(target).fields_by_name[leaf_name]
     value = _scalar(leaf.type, leaf, text)
     try:
         if leaf.type == FieldDescriptor.TYPE_ENUM and isinstance(value, str):
-            value = leaf.enum_type.values_by_name[value].number
+            value = enum_type_of(leaf).values_by_name[value].number
         elif leaf.type in (FieldDescriptor.TYPE_BYTES,):
             value = text.encode()
         elif leaf.cpp_type in (

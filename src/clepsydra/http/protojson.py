@@ -19,6 +19,7 @@ from typing import Any
 from google.protobuf import json_format, symbol_database
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
+from temporalio.api.common.v1 import Payload
 
 from clepsydra.http import gojson, payloads
 
@@ -28,6 +29,28 @@ WELL_KNOWN_PREFIX = "google.protobuf."
 
 class BadJson(ValueError):
     """A request body or parameter that does not fit the request message."""
+
+
+# The stubs type the C (upb) backend's descriptors apart from `descriptor.Descriptor` and its
+# kin, and allow None for a field's message and enum type; these narrow where that cannot be.
+
+
+def descriptor_of(message: Message) -> Descriptor:
+    descriptor = message.DESCRIPTOR
+    assert isinstance(descriptor, Descriptor)  # upb's descriptors are instances too
+    return descriptor
+
+
+def message_type_of(field: FieldDescriptor) -> Descriptor:
+    """The message type of a field of type TYPE_MESSAGE."""
+    assert field.message_type is not None
+    return field.message_type
+
+
+def enum_type_of(field: FieldDescriptor) -> EnumDescriptor:
+    """The enum type of a field of type TYPE_ENUM."""
+    assert field.enum_type is not None
+    return field.enum_type
 
 
 # -- out --------------------------------------------------------------------------------------
@@ -82,7 +105,7 @@ class _Writer:
                 continue
             if _is_map(field):
                 entries = sorted(value.items())  # Go's protojson writes map entries in key order
-                value_field = field.message_type.fields_by_name["value"]
+                value_field = message_type_of(field).fields_by_name["value"]
                 if value_field.type == FieldDescriptor.TYPE_MESSAGE:
                     data[key] = {_map_key(k): self.convert(v, data[key][_map_key(k)]) for k, v in entries}
                 else:
@@ -103,7 +126,8 @@ class _Writer:
         if self.shorthand and name == payloads.PAYLOADS:
             return [self._value(v) for v in payloads.payloads_out(message, data)]
         if self.shorthand and name == payloads.PAYLOAD:
-            return self._value(payloads.payload_out(message, data))  # type: ignore[arg-type]
+            assert isinstance(message, Payload)
+            return self._value(payloads.payload_out(message, data))
         if name == ANY:
             inner = _unpack(message)
             if inner is not None and not inner.DESCRIPTOR.full_name.startswith(WELL_KNOWN_PREFIX):
@@ -128,13 +152,13 @@ def is_repeated(field: FieldDescriptor) -> bool:
     # `label` is gone from protobuf 7; `is_repeated` is missing from older releases.
     if hasattr(field, "is_repeated"):
         return bool(field.is_repeated)
-    return bool(field.label == FieldDescriptor.LABEL_REPEATED)
+    return bool(field.label == FieldDescriptor.LABEL_REPEATED)  # type: ignore[attr-defined]
 
 
 def _is_map(field: FieldDescriptor) -> bool:
     return (
         field.type == FieldDescriptor.TYPE_MESSAGE
-        and field.message_type.GetOptions().map_entry
+        and message_type_of(field).GetOptions().map_entry
         and is_repeated(field)
     )
 
@@ -146,7 +170,7 @@ def parse(data: Any, message: Message, shorthand: bool = True) -> None:
     """Fill `message` from a JSON value (as `json.loads` gives it)."""
     if not isinstance(data, dict):
         raise BadJson(f"expected a JSON object for {message.DESCRIPTOR.full_name}")
-    normalized = _normalize(message.DESCRIPTOR, data, shorthand)
+    normalized = _normalize(descriptor_of(message), data, shorthand)
     try:
         json_format.ParseDict(normalized, message)
     except json_format.ParseError as error:
@@ -176,7 +200,7 @@ def _normalize(descriptor: Descriptor, data: dict[str, Any], shorthand: bool) ->
 
 def _normalize_field(field: FieldDescriptor, value: Any, shorthand: bool) -> Any:
     if _is_map(field):
-        value_field = field.message_type.fields_by_name["value"]
+        value_field = message_type_of(field).fields_by_name["value"]
         if isinstance(value, dict):
             return {k: _normalize_value(value_field, v, shorthand) for k, v in value.items()}
         return value
@@ -187,17 +211,17 @@ def _normalize_field(field: FieldDescriptor, value: Any, shorthand: bool) -> Any
 
 def _normalize_value(field: FieldDescriptor, value: Any, shorthand: bool) -> Any:
     if field.type == FieldDescriptor.TYPE_ENUM:
-        return enum_value(field.enum_type, value) if isinstance(value, str) else value
+        return enum_value(enum_type_of(field), value) if isinstance(value, str) else value
     if field.type != FieldDescriptor.TYPE_MESSAGE:
         return value
-    name = field.message_type.full_name
+    name = message_type_of(field).full_name
     if shorthand and name == payloads.PAYLOADS:
         return payloads.payloads_in(value)
     if shorthand and name == payloads.PAYLOAD:
         return payloads.payload_in(value)
     if name.startswith(WELL_KNOWN_PREFIX) or not isinstance(value, dict):
         return value  # well-known types (and Any) have JSON forms of their own
-    return _normalize(field.message_type, value, shorthand)
+    return _normalize(message_type_of(field), value, shorthand)
 
 
 def _screaming_snake(name: str) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Generator
 import uvicorn
 from starlette.types import ASGIApp
 
-SHUTDOWN_GRACE_SECONDS = 2.0
+SHUTDOWN_GRACE_SECONDS = 2  # uvicorn takes whole seconds
 
 
 class _EmbeddedUvicorn(uvicorn.Server):

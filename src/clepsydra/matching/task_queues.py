@@ -86,7 +86,7 @@ class WaitingPoll:
     future: asyncio.Future[Polled | None]
     identity: str
 
-    def answer(self, item: Polled) -> bool:
+    def answer(self, item: Polled | None) -> bool:
         """Hand the item over, unless the poll went away; whether it was handed over."""
         if self.future.done():
             return False

@@ -1,4 +1,4 @@
-"""Assemble the store, the services and the gRPC server into one running process."""
+"""A running server process: its listeners, its store and the parts `assembly.py` builds."""
 
 from __future__ import annotations
 
@@ -10,29 +10,20 @@ from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from temporalio.api.workflowservice.v1 import service_pb2 as workflow_service_pb2
 
 from clepsydra.api.grpc_handlers import generic_handler
-from clepsydra.api.test_service import time_skipping_handler
-from clepsydra.api.workflow_service import WorkflowService
+from clepsydra.api.rpc_table import rpc_table
+from clepsydra.api.test_service import TEST_SERVICE, TestService
+from clepsydra.cleanup.retention import SWEEP_INTERVAL_SECONDS
 from clepsydra.clock import Clock, SkippingClock, SystemClock
-from clepsydra.cluster.node import Cluster
-from clepsydra.history.core import HistoryCore
-from clepsydra.matching.task_queues import Matching
-from clepsydra.server.admin import OPERATOR_SERVICE, Administration
+from clepsydra.server.assembly import SERVICES, WORKFLOW_SERVICE, Assembly, assemble
 from clepsydra.server.frontends import WebConfig, WebFrontends
 from clepsydra.services.namespaces import DEFAULT_NAMESPACE, Namespaces
-from clepsydra.services.queries import Queries
-from clepsydra.services.reads import HistoryReader
-from clepsydra.services.transfers import TransferActions
-from clepsydra.services.updates import Updates
-from clepsydra.services.worker_tasks import WorkerTasks
-from clepsydra.services.workflows import Workflows
 from clepsydra.store import factory
+from clepsydra.store.base import Store
 from clepsydra.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
-WORKFLOW_SERVICE = workflow_service_pb2.DESCRIPTOR.services_by_name["WorkflowService"]
 MAX_MESSAGE_BYTES = 128 * 1024 * 1024
 LEADER_CHECK_SECONDS = 1.0
 
@@ -58,40 +49,39 @@ class ServerConfig:
 class Server:
     """A running Clepsydra: `await start()`, then `await stop()`."""
 
-    def __init__(self, config: ServerConfig, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        clock: Clock | None = None,
+        retention_interval: float = SWEEP_INTERVAL_SECONDS,
+    ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
-        self.store = (
-            factory.open_store(factory.parse(config.db_url))
-            if config.db_url
-            else SqliteStore(config.db_filename)
-        )
-        self.matching = Matching()
-        self.core = HistoryCore(self.store, self.clock, self.matching)
-        self.namespaces = Namespaces(self.store)
-        self.admin = Administration(
-            self.core, self.namespaces, self.matching, self.clock, lambda: self.address
-        )
-        self._grpc: grpc.aio.Server | None = None
-        self._timer_loop: asyncio.Task[None] | None = None
-        self._cluster: Cluster | None = None
-        self._leading: asyncio.Task[None] | None = None
         self.web = WebFrontends(config.web, config.ip)
-        # Service full name → the objects serving its RPCs, first match wins (gRPC and HTTP alike).
-        self.implementations: dict[str, list[object]] = {}
         self.port = config.port
+        self._retention_interval = retention_interval
+        self._grpc: grpc.aio.Server | None = None
+        self._store: Store | None = None
+        self._parts: Assembly | None = None
+        self._loops: list[asyncio.Task[None]] = []
+
+    @property
+    def parts(self) -> Assembly:
+        assert self._parts is not None, "the server is not started"
+        return self._parts
+
+    @property
+    def store(self) -> Store:
+        assert self._store is not None, "the server is not started"
+        return self._store
+
+    @property
+    def namespaces(self) -> Namespaces:
+        return self.parts.namespaces
 
     async def start(self) -> None:
-        await self.store.open()
-        for name in [DEFAULT_NAMESPACE, *self.config.namespaces]:
-            await self.namespaces.ensure(name)
-        workflows = Workflows(self.core, self.admin.registry.validate)
-        queries = Queries(self.core)
-        updates = Updates(self.core)
-        self.core.transfers.bind(TransferActions(self.core, workflows).execute)
-        for name in [DEFAULT_NAMESPACE, *self.config.namespaces]:  # as `temporal server start-dev` does
-            await self.admin.register_search_attributes(name, self.config.search_attributes)
-
+        """Listen first (the port is this process's address), then open the store, build
+        the parts on it, re-arm what the store says is pending and serve."""
         self._grpc = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -102,56 +92,47 @@ class Server:
         self.port = self._grpc.add_insecure_port(f"{self.config.ip}:{self.config.port}")
         if self.port == 0:
             raise OSError(f"cannot listen on {self.config.ip}:{self.config.port}")
-        if not isinstance(self.clock, SkippingClock):  # time skipping must see every timer
-            self.core.load_timers_ahead()
-        if self.store.shared:
-            self._cluster = Cluster(self.store, self.core, self.namespaces, self._advertised_address())
-            await self._cluster.start()
-        else:
-            await self.core.recover()
-        if self.core.membership.leader:
-            self.admin.start()
-        else:
-            self._leading = asyncio.create_task(self._lead(), name="leader-jobs")
-        self._timer_loop = asyncio.create_task(self.core.timers.run(), name="timers")
+        address = self._advertised_address()
+        if self.config.db_url:
+            database = factory.parse(self.config.db_url)
+            self._store = factory.open_store(database, member=address)
+            kind = database.kind
+        else:  # the dev server's file, created or migrated at open
+            self._store, kind = SqliteStore(self.config.db_filename), "sqlite"
+        await self._store.open()
+        parts = self._parts = assemble(self._store, self.clock, address, kind, self._retention_interval)
+        for name in [DEFAULT_NAMESPACE, *self.config.namespaces]:  # as `temporal server start-dev` does
+            await parts.namespaces.ensure(name)
+            await parts.search_attributes.add_by_type_name(name, self.config.search_attributes)
 
-        worker_tasks = WorkerTasks(self.core, queries, updates, self.admin.registry.validate)
-        workflows.started_task = worker_tasks.started_workflow_task
-        service = WorkflowService(
-            self.namespaces,
-            workflows,
-            worker_tasks,
-            HistoryReader(self.core),
-            queries,
-            updates,
-            self._cluster.peers if self._cluster else None,
-        )
-        workflow_service = [*self.admin.workflow_service_parts, service]
-        self.implementations = {
-            WORKFLOW_SERVICE.full_name: (
-                self._cluster.router.wrap(WORKFLOW_SERVICE, workflow_service)
-                if self._cluster
-                else workflow_service
-            ),
-            OPERATOR_SERVICE.full_name: [self.admin.operator_service],
-        }
-        handlers = [
-            generic_handler(service_descriptor, *self.implementations[service_descriptor.full_name])
-            for service_descriptor in (WORKFLOW_SERVICE, OPERATOR_SERVICE)
+        parts.transfers.bind(parts.transfer_actions.execute)
+        if parts.cluster is not None:
+            await parts.cluster.start()
+        else:
+            await parts.core.recover()
+        self._loops = [
+            asyncio.create_task(self._lead(), name="leader-jobs"),
+            asyncio.create_task(parts.core.run_timers(), name="timers"),
         ]
+        handlers = [generic_handler(service, parts.tables[service.full_name]) for service in SERVICES]
         if isinstance(self.clock, SkippingClock):  # a time-skipping test server
-            handlers.append(time_skipping_handler(self.core, self.clock))
+            assert parts.work is not None
+            self.clock.add_busy(parts.work.busy)
+            # Until a transfer is done, the workflow it will wake looks idle: time must not move.
+            self.clock.add_busy(lambda: parts.transfers.busy)
+            test_service = rpc_table(TEST_SERVICE, [TestService(self.clock, parts.timers)])
+            handlers.append(generic_handler(TEST_SERVICE, test_service))
         self._grpc.add_generic_rpc_handlers(handlers)
-        health_servicer = await _health_servicer()
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, self._grpc)
+        health_pb2_grpc.add_HealthServicer_to_server(await _health_servicer(), self._grpc)
         await self._grpc.start()
-        await self.web.start((WORKFLOW_SERVICE, OPERATOR_SERVICE), self.implementations)
+        await self.web.start(SERVICES, parts.tables)
 
     async def _lead(self) -> None:
         """Run the jobs that one process at a time runs, once this one is the one."""
-        while not self.core.membership.leader:
+        cluster = self.parts.cluster
+        while cluster is not None and not cluster.membership.leader:
             await asyncio.sleep(LEADER_CHECK_SECONDS)
-        self.admin.start()
+        self.parts.jobs.start()
 
     def _advertised_address(self) -> str:
         if self.config.advertise_address:
@@ -169,20 +150,23 @@ class Server:
         await self._grpc.wait_for_termination()
 
     async def stop(self, grace: float = 2.0) -> None:
-        self.matching.close()
+        parts = self._parts
+        if parts is not None:
+            parts.matching.close()
         await self.web.stop()
         if self._grpc is not None:
             await self._grpc.stop(grace)
-        for task in (self._timer_loop, self._leading):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        if self._cluster is not None:
-            await self._cluster.stop()
-        await self.admin.stop()
-        await self.core.transfers.close()
-        await self.store.close()
+        for task in self._loops:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if parts is not None:
+            if parts.cluster is not None:
+                await parts.cluster.stop()
+            await parts.jobs.stop()
+            await parts.transfers.close()
+        if self._store is not None:
+            await self._store.close()
 
 
 async def _health_servicer() -> health.aio.HealthServicer:

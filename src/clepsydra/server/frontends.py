@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from google.protobuf.descriptor import ServiceDescriptor
 
+from clepsydra.api.rpc_table import RpcTable
 from clepsydra.http import build_api
 from clepsydra.http.serve import HttpServer, bind
 from clepsydra.ui import assets
@@ -56,11 +57,9 @@ class WebFrontends:
             log.info("port %d for the %s is taken; serving it on a free port instead", port, what)
             return bind(self.ip, 0)
 
-    async def start(
-        self, services: Sequence[ServiceDescriptor], implementations: Mapping[str, Sequence[object]]
-    ) -> None:
+    async def start(self, services: Sequence[ServiceDescriptor], tables: Mapping[str, RpcTable]) -> None:
         if self.config.http_port is not None:
-            api = build_api(services, implementations, shorthand=True)
+            api = build_api(services, tables, shorthand=True)
             sock = self._bind(self.config.http_port, "HTTP API", self.config.http_fallback)
             self.http = HttpServer(api, sock, on_stop=api.close)
             await self.http.start()
@@ -70,7 +69,7 @@ class WebFrontends:
             except assets.AssetsUnavailable as error:
                 log.warning("web UI not served: %s", error)
                 return
-            ui_api = build_api(services, implementations, shorthand=False)
+            ui_api = build_api(services, tables, shorthand=False)
             app = UiApp(found, ui_api, self.config.ui_codec_endpoint)
             sock = self._bind(self.config.ui_port, "web UI", self.config.ui_fallback)
             self.ui = HttpServer(app, sock, on_stop=ui_api.close)

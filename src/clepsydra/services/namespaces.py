@@ -11,6 +11,7 @@ runs and finally its row.
 
 from __future__ import annotations
 
+import builtins
 import math
 import time
 import uuid
@@ -82,9 +83,9 @@ class Namespaces:
         if not name and not namespace_id:
             raise InvalidArgument(NOT_SET)
         if namespace_id and not name:
-            for record in await self._store.list_namespaces():
-                if record.id == namespace_id:
-                    return await self._complete(_parse(record))
+            for listed in await self._store.list_namespaces():
+                if listed.id == namespace_id:
+                    return await self._complete(_parse(listed))
             raise NotFound(
                 f"Namespace {namespace_id} is not found.", NamespaceNotFoundFailure(namespace=namespace_id)
             )
@@ -148,7 +149,7 @@ class Namespaces:
         await self._save(changed)
         return changed.namespace_info.name
 
-    async def deleted(self) -> list[DescribeNamespaceResponse]:
+    async def deleted(self) -> builtins.list[DescribeNamespaceResponse]:  # `list` is a method here
         """Namespaces marked deleted whose runs and rows are still to be removed."""
         return [
             d
@@ -205,7 +206,7 @@ def _apply_update(d: DescribeNamespaceResponse, request: UpdateNamespaceRequest)
             d.config.bad_binaries.CopyFrom(request.config.bad_binaries)
 
 
-def _check_state_change(current: int, wanted: int) -> None:
+def _check_state_change(current: State.ValueType, wanted: State.ValueType) -> None:
     allowed = {
         State.NAMESPACE_STATE_REGISTERED: {
             State.NAMESPACE_STATE_REGISTERED,
@@ -215,7 +216,7 @@ def _check_state_change(current: int, wanted: int) -> None:
         State.NAMESPACE_STATE_DEPRECATED: {State.NAMESPACE_STATE_DEPRECATED, State.NAMESPACE_STATE_DELETED},
         State.NAMESPACE_STATE_DELETED: {State.NAMESPACE_STATE_DELETED},
     }
-    if wanted not in allowed.get(current, set()):  # type: ignore[call-overload]
+    if wanted not in allowed.get(current, set()):
         raise InvalidArgument("Invalid namespace state update.")
 
 

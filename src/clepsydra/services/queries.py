@@ -8,10 +8,15 @@ Nothing is persisted: a query lives as long as the client call that waits for it
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 
-from temporalio.api.enums.v1 import QueryRejectCondition, QueryResultType, WorkflowExecutionStatus
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import (
+    QueryRejectCondition,
+    QueryResultType,
+    TaskQueueKind,
+    WorkflowExecutionStatus,
+)
 from temporalio.api.errordetails.v1 import QueryFailedFailure
 from temporalio.api.history.v1 import History
 from temporalio.api.query.v1 import QueryRejected
@@ -26,14 +31,18 @@ from temporalio.api.workflowservice.v1 import (
 from clepsydra.engine.state import ExecutionState
 from clepsydra.errors import DeadlineExceeded, InvalidArgument, NotFound
 from clepsydra.history.core import HistoryCore
-from clepsydra.matching.task_queues import QueryDispatch
+from clepsydra.matching.task_queues import Matching, QueryDispatch
+from clepsydra.services.tokens import QueryToken
 
 Status = WorkflowExecutionStatus
 
 
 class Queries:
-    def __init__(self, core: HistoryCore) -> None:
+    def __init__(self, core: HistoryCore, matching: Matching, address: str) -> None:
+        """`address`: this process's, where the answers to its queries must come."""
         self.core = core
+        self.matching = matching
+        self.address = address
         self._pending: dict[str, asyncio.Future[RespondQueryTaskCompletedRequest]] = {}
 
     async def query(
@@ -45,7 +54,7 @@ class Queries:
         if not execution.workflow_id:
             raise InvalidArgument("WorkflowId is not set on request.")
         key = await self.core.resolve(namespace_id, execution.workflow_id, execution.run_id)
-        async with self.core.reading(key) as state:
+        async with self.core.read(key) as state:
             rejected = _rejected(state, request.query_reject_condition)
             task_queue = state.task_queue
         if rejected is not None:
@@ -53,7 +62,7 @@ class Queries:
         query_id = str(uuid.uuid4())
         answer: asyncio.Future[RespondQueryTaskCompletedRequest] = asyncio.get_running_loop().create_future()
         self._pending[query_id] = answer
-        self.core.matching.add(QueryDispatch(key, task_queue, query_id, request.query))
+        self.matching.add(QueryDispatch(key, task_queue, query_id, request.query))
         try:
             async with asyncio.timeout(timeout):
                 response = await answer
@@ -70,39 +79,30 @@ class Queries:
         return dispatch.query_id in self._pending
 
     async def task(self, dispatch: QueryDispatch) -> PollWorkflowTaskQueueResponse:
-        async with self.core.reading(dispatch.key) as state:
-            events = await self.core.read_events(dispatch.key, 1)
+        async with self.core.read(dispatch.key) as state:
+            events = await self.core.events(dispatch.key, 1)
             return PollWorkflowTaskQueueResponse(
                 # Names the process the client waits at, so that any process can route the answer
                 # here (see cluster/routing.py), and the workflow.
-                task_token=json.dumps(
-                    {
-                        "query": dispatch.query_id,
-                        "process": self.core.membership.address,
-                        "namespace_id": dispatch.key.namespace_id,
-                        "workflow_id": dispatch.key.workflow_id,
-                    }
+                task_token=QueryToken(
+                    dispatch.query_id, self.address, dispatch.key.namespace_id, dispatch.key.workflow_id
                 ).encode(),
-                workflow_execution={"workflow_id": state.workflow_id, "run_id": state.run_id},
+                workflow_execution=WorkflowExecution(workflow_id=state.workflow_id, run_id=state.run_id),
                 workflow_type=state.start.workflow_type,
                 previous_started_event_id=state.previous_started_event_id,
                 history=History(events=events),
                 query=dispatch.query,
-                workflow_execution_task_queue=TaskQueue(name=state.task_queue, kind=1),
+                workflow_execution_task_queue=TaskQueue(name=state.task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
             )
 
     def respond(self, request: RespondQueryTaskCompletedRequest) -> None:
-        try:
-            query_id = json.loads(request.task_token)["query"]
-        except (ValueError, KeyError, TypeError):
-            raise InvalidArgument("Error deserializing task token.") from None
-        answer = self._pending.get(query_id)
+        answer = self._pending.get(QueryToken.decode(request.task_token).query_id)
         if answer is None or answer.done():
             raise NotFound("query task not found, or already expired")
         answer.set_result(request)
 
 
-def _rejected(state: ExecutionState, condition: int) -> QueryRejected | None:
+def _rejected(state: ExecutionState, condition: QueryRejectCondition.ValueType) -> QueryRejected | None:
     if condition == QueryRejectCondition.QUERY_REJECT_CONDITION_NOT_OPEN and not state.running:
         return QueryRejected(status=state.status)
     if (

@@ -58,21 +58,21 @@ class HistoryReader:
         key, from_event_id = await self._key(
             namespace_id, execution.workflow_id, execution.run_id, request.next_page_token
         )
-        state = (await self.core.load(key)).state
+        state = await self.core.latest(key)
         if request.history_event_filter_type == CLOSE_EVENT:
             # Wait for the close itself, not for any change: waking the caller at every new
             # event would cost it (and the server) a round trip per event.
             loop = asyncio.get_running_loop()
             deadline = loop.time() + LONG_POLL_SECONDS
             while state.running and request.wait_new_event and (left := deadline - loop.time()) > 0:
-                await self.core.wait_for_change(key, left)
-                state = (await self.core.load(key)).state
+                await self.core.wait(key, left)
+                state = await self.core.latest(key)
             if not state.running:
                 # Under the lock: a change in flight may have closed the cached state without
                 # its close event being committed yet (or at all, if its commit fails).
                 async with self.core.locked(key.namespace_id, key.workflow_id):
-                    state = (await self.core.load(key)).state
-                    close = [] if state.running else await self.core.read_events(key, state.next_event_id - 1)
+                    state = await self.core.latest(key)
+                    close = [] if state.running else await self.core.events(key, state.next_event_id - 1)
             if state.running:
                 token = _encode_token(key.run_id, state.next_event_id) if request.wait_new_event else b""
                 return GetWorkflowExecutionHistoryResponse(next_page_token=token)
@@ -80,10 +80,10 @@ class HistoryReader:
 
         from_event_id = from_event_id or 1
         if request.wait_new_event and state.running and from_event_id >= state.next_event_id:
-            await self.core.wait_for_change(key, LONG_POLL_SECONDS)
-            state = (await self.core.load(key)).state
+            await self.core.wait(key, LONG_POLL_SECONDS)
+            state = await self.core.latest(key)
         page_size = request.maximum_page_size or DEFAULT_PAGE_SIZE
-        events = await self.core.read_events(key, from_event_id)
+        events = await self.core.events(key, from_event_id)
         page = events[:page_size]
         if len(events) > page_size:
             token = _encode_token(key.run_id, page[-1].event_id + 1)
@@ -100,7 +100,7 @@ class HistoryReader:
         key, before_event_id = await self._key(
             namespace_id, execution.workflow_id, execution.run_id, request.next_page_token
         )
-        events: list[HistoryEvent] = await self.core.read_events(key, 1)
+        events: list[HistoryEvent] = await self.core.events(key, 1)
         if before_event_id:
             events = [e for e in events if e.event_id < before_event_id]
         events.reverse()

@@ -51,6 +51,19 @@ class SearchAttributeRegistry:
             raise InvalidArgument(str(error)) from None
         self._namespaces.forget(namespace)
 
+    async def add_by_type_name(self, namespace: str, attributes: dict[str, str]) -> None:
+        """Register attributes by type name ("Keyword", "Int", ...), as at start-up."""
+        if not attributes:
+            return
+        by_name = {t.value.lower(): t for t in AttrType}
+        wanted = {}
+        for name, type_name in attributes.items():
+            type_ = by_name.get(type_name.lower())
+            if type_ is None:
+                raise InvalidArgument(f"unknown search attribute type {type_name!r} for {name}")
+            wanted[name] = int(type_.indexed_value_type)
+        await self.add(namespace, wanted)
+
     async def remove(self, namespace: str, names: list[str]) -> None:
         namespace_id = await self._namespaces.id_of(namespace)
         reserved = [n for n in names if n in SYSTEM or n in PREDEFINED]

@@ -8,9 +8,10 @@ task in the same write). Deterministic request ids make a repeated action a no-o
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import ParentClosePolicy
+from temporalio.api.enums.v1 import ParentClosePolicy, TaskQueueKind
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import StartWorkflowExecutionRequest
 
@@ -34,9 +35,9 @@ class TransferActions:
         if not self.core.owns(key):
             return  # its shard moved: the new owner loaded the task with the shard
         try:
-            source = (await self.core.load(key)).state
+            source = await self.core.latest(key)
         except NotFound:
-            await self.core.store.delete_transfer(key, task.key)
+            await self.core.delete_transfer(key, task.key)
             return
         match task.kind:
             case TransferKind.START_CHILD:
@@ -50,7 +51,7 @@ class TransferActions:
             case TransferKind.PARENT_CLOSE_POLICY:
                 await self._apply_parent_close_policy(source, task)
 
-    async def _done(self, source: ExecutionState, task: TransferTask, record) -> None:  # type: ignore[no-untyped-def]
+    async def _done(self, source: ExecutionState, task: TransferTask, record: Callable[[Mutation], None]) -> None:
         await self.core.update(source.key, record, done_transfer=task.key)
 
     def _request_id(self, source: ExecutionState, task: TransferTask) -> str:
@@ -59,14 +60,14 @@ class TransferActions:
     async def _start_child(self, parent: ExecutionState, task: TransferTask) -> None:
         child = parent.children.get(task.event_id)
         if not parent.running or child is None or child.started:
-            await self.core.store.delete_transfer(parent.key, task.key)
+            await self.core.delete_transfer(parent.key, task.key)
             return
         a = child.attributes
         request = StartWorkflowExecutionRequest(
             namespace=a.namespace,
             workflow_id=a.workflow_id,
             workflow_type=a.workflow_type,
-            task_queue=TaskQueue(name=a.task_queue.name, kind=1),
+            task_queue=TaskQueue(name=a.task_queue.name, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
             input=a.input,
             workflow_execution_timeout=a.workflow_execution_timeout,
             workflow_run_timeout=a.workflow_run_timeout,
@@ -92,7 +93,7 @@ class TransferActions:
     async def _signal(self, source: ExecutionState, task: TransferTask) -> None:
         a = source.signals_out.get(task.event_id)
         if not source.running or a is None:
-            await self.core.store.delete_transfer(source.key, task.key)
+            await self.core.delete_transfer(source.key, task.key)
             return
         sender = WorkflowExecution(workflow_id=source.workflow_id, run_id=source.run_id)
 
@@ -108,7 +109,7 @@ class TransferActions:
     async def _cancel(self, source: ExecutionState, task: TransferTask) -> None:
         a = source.cancels_out.get(task.event_id)
         if not source.running or a is None:
-            await self.core.store.delete_transfer(source.key, task.key)
+            await self.core.delete_transfer(source.key, task.key)
             return
         sender = WorkflowExecution(workflow_id=source.workflow_id, run_id=source.run_id)
 
@@ -121,7 +122,9 @@ class TransferActions:
         delivered = await self._deliver(source, a.workflow_execution, deliver)
         await self._done(source, task, lambda m: external.record_cancel_outcome(m, task.event_id, delivered))
 
-    async def _deliver(self, source: ExecutionState, target: WorkflowExecution, change) -> bool:  # type: ignore[no-untyped-def]
+    async def _deliver(
+        self, source: ExecutionState, target: WorkflowExecution, change: Callable[[Mutation], None]
+    ) -> bool:
         try:
             key = await self.core.resolve(source.namespace_id, target.workflow_id, target.run_id)
             await self.core.update(key, change)
@@ -136,17 +139,17 @@ class TransferActions:
             start.parent_workflow_execution.workflow_id,
             start.parent_workflow_execution.run_id,
         )
-        (close,) = await self.core.read_events(child.key, child.next_event_id - 1)
+        (close,) = await self.core.events(child.key, child.next_event_id - 1)
         with contextlib.suppress(NotFound):  # a parent that is gone needs no news
             await self.core.update(
                 parent, lambda m: children.record_closed(m, start.parent_initiated_event_id, close)
             )
-        await self.core.store.delete_transfer(child.key, task.key)
+        await self.core.delete_transfer(child.key, task.key)
 
     async def _apply_parent_close_policy(self, parent: ExecutionState, task: TransferTask) -> None:
         for child in list(parent.children.values()):
             await self._close_child(parent, child)
-        await self.core.store.delete_transfer(parent.key, task.key)
+        await self.core.delete_transfer(parent.key, task.key)
 
     async def _close_child(self, parent: ExecutionState, child: ChildInfo) -> None:
         policy = child.attributes.parent_close_policy

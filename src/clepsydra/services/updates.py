@@ -41,12 +41,12 @@ class _Waiting:
     """An update in flight: its request and how far it got."""
 
     request: Request
-    stage: int = ADMITTED
+    stage: Stage.ValueType = ADMITTED
     outcome: Outcome | None = None
     error: NotFound | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def reach(self, stage: int, outcome: Outcome | None) -> None:
+    def reach(self, stage: Stage.ValueType, outcome: Outcome | None) -> None:
         self.stage = max(self.stage, stage)
         self.outcome = outcome or self.outcome
         self.changed.set()
@@ -56,8 +56,6 @@ class Updates:
     def __init__(self, core: HistoryCore) -> None:
         self.core = core
         self._in_flight: dict[ExecutionKey, dict[str, _Waiting]] = {}
-        core.after_commit.append(self._published)
-        core.changed_elsewhere.append(self._changed_elsewhere)
 
     async def update(
         self, namespace_id: str, request: UpdateWorkflowExecutionRequest, timeout: float
@@ -69,7 +67,7 @@ class Updates:
             raise InvalidArgument("Update name is not set on request.")
         execution = request.workflow_execution
         key = await self.core.resolve(namespace_id, execution.workflow_id, execution.run_id)
-        async with self.core.reading(key) as state:
+        async with self.core.read(key) as state:
             other_chain = (
                 bool(request.first_execution_run_id) and state.first_run_id != request.first_execution_run_id
             )
@@ -101,7 +99,7 @@ class Updates:
         key = await self.core.resolve(
             namespace_id, ref.workflow_execution.workflow_id, ref.workflow_execution.run_id
         )
-        async with self.core.reading(key) as state:
+        async with self.core.read(key) as state:
             waiting = self._known(state, ref.update_id)
         if waiting is None:
             raise NotFound(f"update {ref.update_id} not found")
@@ -129,7 +127,7 @@ class Updates:
             self._in_flight.setdefault(state.key, {})[update_id] = done
         return done
 
-    async def _wait(self, waiting: _Waiting, stage: int, timeout: float) -> None:
+    async def _wait(self, waiting: _Waiting, stage: Stage.ValueType, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 while waiting.stage < stage and waiting.error is None:
@@ -156,10 +154,12 @@ class Updates:
             )
         return messages
 
-    def _published(self, m: Mutation) -> None:
+    # -- a CommitListener of the update path: how far each update in flight got ---------------
+
+    def committed(self, m: Mutation) -> None:
         self._catch_up(m.state, m.update_outcomes)
 
-    def _changed_elsewhere(self, state: ExecutionState) -> None:
+    def changed_elsewhere(self, state: ExecutionState) -> None:
         """Another process changed the workflow: the state says how far each update got."""
         outcomes = [
             (update_id, COMPLETED if info.outcome is not None else ACCEPTED, info.outcome)
@@ -167,7 +167,7 @@ class Updates:
         ]
         self._catch_up(state, outcomes)
 
-    def _catch_up(self, state: ExecutionState, outcomes: list[tuple[str, int, Outcome | None]]) -> None:
+    def _catch_up(self, state: ExecutionState, outcomes: list[tuple[str, Stage.ValueType, Outcome | None]]) -> None:
         key = state.key
         in_flight = self._in_flight.get(key)
         if not in_flight:

@@ -7,6 +7,7 @@ costs no more than the first; pages of an ORDER BY query continue from an offset
 
 from __future__ import annotations
 
+import builtins
 import json
 from typing import Any
 
@@ -41,7 +42,7 @@ class Visibility:
 
     async def list(
         self, namespace: str, query: str, page_size: int, token: bytes
-    ) -> tuple[list[WorkflowExecutionInfo], bytes]:
+    ) -> tuple[builtins.list[WorkflowExecutionInfo], bytes]:
         namespace_id = await self._namespace_id(namespace)
         compiled = await self._compile(namespace_id, lambda schema: compile_query(query, schema))
         return await self._page(namespace_id, compiled, page_size, token)
@@ -55,14 +56,15 @@ class Visibility:
         response = CountWorkflowExecutionsResponse(count=sum(count for _, count in rows))
         if compiled.group_by_status:
             for status, count in rows:
+                assert status is not None  # grouped by a NOT NULL column
                 group = response.groups.add(count=count)
                 group.group_values.append(_keyword_payload(_STATUS_BY_VALUE.get(status, str(status))))
         return response
 
     async def list_open(
         self, request: ListOpenWorkflowExecutionsRequest
-    ) -> tuple[list[WorkflowExecutionInfo], bytes]:
-        where: list[ast.Expr] = [_compare("ExecutionStatus", "=", int(RUNNING))]
+    ) -> tuple[builtins.list[WorkflowExecutionInfo], bytes]:
+        where: builtins.list[ast.Expr] = [_compare("ExecutionStatus", "=", int(RUNNING))]
         where += _time_range("StartTime", request)
         where += _execution_filters(request)
         return await self._legacy(
@@ -71,8 +73,8 @@ class Visibility:
 
     async def list_closed(
         self, request: ListClosedWorkflowExecutionsRequest
-    ) -> tuple[list[WorkflowExecutionInfo], bytes]:
-        where: list[ast.Expr] = [_compare("ExecutionStatus", "!=", int(RUNNING))]
+    ) -> tuple[builtins.list[WorkflowExecutionInfo], bytes]:
+        where: builtins.list[ast.Expr] = [_compare("ExecutionStatus", "!=", int(RUNNING))]
         # As in the reference, a closed list's time filter applies to the close time.
         where += _time_range("CloseTime", request)
         where += _execution_filters(request)
@@ -86,8 +88,8 @@ class Visibility:
         )
 
     async def _legacy(
-        self, namespace: str, where: list[ast.Expr], page_size: int, token: bytes
-    ) -> tuple[list[WorkflowExecutionInfo], bytes]:
+        self, namespace: str, where: builtins.list[ast.Expr], page_size: int, token: bytes
+    ) -> tuple[builtins.list[WorkflowExecutionInfo], bytes]:
         condition = where[0]
         for expr in where[1:]:
             condition = ast.And(condition, expr)
@@ -110,10 +112,10 @@ class Visibility:
 
     async def _page(
         self, namespace_id: str, compiled: Compiled, page_size: int, token: bytes
-    ) -> tuple[list[WorkflowExecutionInfo], bytes]:
+    ) -> tuple[builtins.list[WorkflowExecutionInfo], bytes]:
         size = MAX_PAGE_SIZE if page_size <= 0 else min(page_size, MAX_PAGE_SIZE)
         after = _decode_token(token, ordered=bool(compiled.order_by))
-        records: list[VisibilityRecord] = await self._store.list_visibility(
+        records: builtins.list[VisibilityRecord] = await self._store.list_visibility(
             namespace_id, compiled, size, after
         )
         next_token = b""
@@ -132,7 +134,7 @@ def execution_info(r: VisibilityRecord, schema: Schema) -> WorkflowExecutionInfo
     info = WorkflowExecutionInfo(
         execution=execution,
         type=WorkflowType(name=r.workflow_type),
-        status=r.status,  # type: ignore[arg-type]
+        status=WorkflowExecutionStatus.ValueType(r.status),
         history_length=r.history_length,
         memo=Memo.FromString(r.memo),
         search_attributes=SearchAttributes.FromString(r.search_attributes),

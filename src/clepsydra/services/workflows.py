@@ -29,14 +29,15 @@ from temporalio.api.workflowservice.v1 import (
     TerminateWorkflowExecutionRequest,
 )
 
+from clepsydra.clock import Clock
 from clepsydra.engine import cron, limits, reset, start, workflow
 from clepsydra.engine.dispatch import queued_workflow_task, start_queued
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionKey, ExecutionState
 from clepsydra.errors import WORKFLOW_COMPLETED, AlreadyExists, InvalidArgument, NotFound
-from clepsydra.history.core import Cached, HistoryCore, is_running
+from clepsydra.history.core import HistoryCore
 from clepsydra.services.describe import describe_execution
-from clepsydra.store.base import CurrentExecution, CurrentWrite
+from clepsydra.store.base import CurrentExecution
 
 Status = WorkflowExecutionStatus
 Reuse = WorkflowIdReusePolicy
@@ -79,14 +80,19 @@ EagerTask = Callable[[ExecutionKey, str], Awaitable[PollWorkflowTaskQueueRespons
 
 class Workflows:
     def __init__(
-        self, core: HistoryCore, check_search_attributes: SearchAttributeCheck | None = None
+        self,
+        core: HistoryCore,
+        clock: Clock,
+        check_search_attributes: SearchAttributeCheck | None = None,
+        started_task: EagerTask | None = None,
     ) -> None:
         self.core = core
+        self.clock = clock
         # Refuses search attributes the namespace does not define, or of the wrong type.
         self.check_search_attributes = check_search_attributes
-        # Builds the poll response of a workflow task already started (set by WorkerTasks):
-        # how an eager start hands the caller its first workflow task.
-        self.started_task: EagerTask | None = None
+        # Builds the poll response of a workflow task already started: how an eager start
+        # hands the caller its first workflow task.
+        self.started_task = started_task
 
     async def start(
         self,
@@ -102,7 +108,7 @@ class Workflows:
         if not request.request_id:
             request.request_id = str(uuid.uuid4())
         async with self.core.locked(namespace_id, request.workflow_id):
-            current = await self.core.store.get_current_execution(namespace_id, request.workflow_id)
+            current = await self.core.current(namespace_id, request.workflow_id)
             if current is not None:
                 existing = await self._existing(namespace_id, request, current)
                 if existing is not None:
@@ -171,31 +177,20 @@ class Workflows:
         parent: ParentLink | None,
         eager: bool = False,
     ) -> StartWorkflowExecutionResponse:
-        core = self.core
         run_id = str(uuid.uuid4())
-        now = core.clock.now()
+        now = self.clock.now()
         attributes = start.attributes_from_request(request, run_id, now)
         if parent is not None:
             parent.apply(attributes)
         state = start.new_execution(
             namespace_id, namespace, attributes, run_id, run_id, now, request.request_id
         )
-        m = Mutation(state, now, core.new_id)
+        m = Mutation(state, now, _new_id)
         start.begin(m, signal)
         first_task = queued_workflow_task(m) if eager else None
         if first_task is not None:  # the caller's own worker runs it: started in this write
             start_queued(m, first_task, request.identity, run_id)
-        await core.commit(
-            Cached(state, 0),
-            m,
-            current=CurrentWrite(
-                run_id,
-                run_id,
-                Status.WORKFLOW_EXECUTION_STATUS_RUNNING,
-                request.request_id,
-                current.run_id if current else None,
-            ),
-        )
+        await self.core.create(m, current.run_id if current else None)
         return StartWorkflowExecutionResponse(
             run_id=run_id,
             first_execution_run_id=run_id,
@@ -238,7 +233,7 @@ class Workflows:
             priority=request.priority,
         )
         _validate_start(start)
-        current = await self.core.store.get_current_execution(namespace_id, request.workflow_id)
+        current = await self.core.current(namespace_id, request.workflow_id)
         if current is not None and is_running(current.status):
             key = ExecutionKey(namespace_id, request.workflow_id, current.run_id)
             try:
@@ -306,46 +301,47 @@ class Workflows:
         base_key = await self._resolve(namespace_id, request.workflow_execution)
         core = self.core
         async with core.locked(namespace_id, base_key.workflow_id):
-            base = (await core.load(base_key)).state
-            events = await core.read_events(base_key, 1)
-            new_run_id = core.new_id()
+            base = await core.latest(base_key)
+            events = await core.events(base_key, 1)
+            new_run_id = _new_id()
             m = reset.reset(
                 base,
                 events,
                 request.workflow_task_finish_event_id,
                 new_run_id,
-                core.clock.now(),
+                self.clock.now(),
                 request.reason,
                 request.request_id or new_run_id,
             )
-            current = await core.store.get_current_execution(namespace_id, base_key.workflow_id)
+            current = await core.current(namespace_id, base_key.workflow_id)
             assert current is not None
             if is_running(current.status):
                 current_key = ExecutionKey(namespace_id, base_key.workflow_id, current.run_id)
                 await core.update_locked(
                     current_key, lambda t: workflow.terminate(t, request.reason, None, "history-resetter")
                 )
-            state = m.state
-            await core.commit(
-                Cached(state, 0),
-                m,
-                current=CurrentWrite(
-                    new_run_id, state.first_run_id, state.status, state.start_request_id, current.run_id
-                ),
-            )
+            await core.create(m, current.run_id)
         return new_run_id
 
     async def describe(
         self, namespace_id: str, execution: WorkflowExecution
     ) -> DescribeWorkflowExecutionResponse:
         key = await self._resolve(namespace_id, execution)
-        async with self.core.reading(key) as state:
+        async with self.core.read(key) as state:
             return describe_execution(state)
 
     async def _resolve(self, namespace_id: str, execution: WorkflowExecution) -> ExecutionKey:
         if not execution.workflow_id:
             raise InvalidArgument("WorkflowId is not set on request.")
         return await self.core.resolve(namespace_id, execution.workflow_id, execution.run_id)
+
+
+def is_running(status: int) -> bool:
+    return status == Status.WORKFLOW_EXECUTION_STATUS_RUNNING
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
 
 
 def _require_running(state: ExecutionState) -> None:
@@ -358,7 +354,7 @@ def _response(current: CurrentExecution, started: bool) -> StartWorkflowExecutio
         run_id=current.run_id,
         first_execution_run_id=current.first_run_id,
         started=started,
-        status=current.status,
+        status=Status.ValueType(current.status),
     )
 
 

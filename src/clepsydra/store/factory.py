@@ -73,12 +73,14 @@ def errors() -> tuple[type[Exception], ...]:
     return (OSError, sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
-def open_store(database: Database, *, pool_size: int = 10) -> Any:
-    """A store (not yet open) that refuses to open on a schema that is behind."""
+def open_store(database: Database, *, pool_size: int = 10, member: str | None = None) -> Any:
+    """A store (not yet open) that refuses to open on a schema that is behind. `member`: this
+    process's address, as one of the processes that may share a PostgreSQL database (see
+    PostgresStore); a SQLite file has one process."""
     if database.kind == "postgres":
         from clepsydra.store.postgres import PostgresStore
 
-        return PostgresStore(database.url, migrate=False, pool_size=pool_size)
+        return PostgresStore(database.url, migrate=False, pool_size=pool_size, member=member)
     return _CheckedSqliteStore(database.sqlite_path)
 
 

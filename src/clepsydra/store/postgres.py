@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -40,7 +41,7 @@ from clepsydra.store.factory import redact
 from clepsydra.store.postgres_admin import PostgresAdmin
 from clepsydra.store.postgres_batch import PostgresBatch
 from clepsydra.store.postgres_cluster import PostgresCluster
-from clepsydra.store.postgres_shards import shard_count, shard_of
+from clepsydra.store.postgres_shards import LEASE_SECONDS, ShardLeases, shard_count, shard_of
 from clepsydra.store.postgres_visibility import CHANGES_CHANNEL, PostgresVisibility
 
 if TYPE_CHECKING:
@@ -60,10 +61,17 @@ def _key(key: ExecutionKey) -> tuple[str, str, str]:
 class PostgresStore(PostgresVisibility, PostgresAdmin, PostgresBatch, PostgresCluster):
     shared = True  # several processes may serve from one database
 
-    def __init__(self, url: str, *, migrate: bool = False, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, migrate: bool = False, pool_size: int = 10, member: str | None = None
+    ) -> None:
         """`url`: postgresql://user[:password]@host[:port]/database. With `migrate`, open()
-        brings the schema up to date; without, it refuses a schema that is behind."""
+        brings the schema up to date; without, it refuses a schema that is behind.
+        `member`: the address of this process when it is one of several on the database:
+        its writes are then fenced by the shard leases it holds (`leases`), and announced
+        to the owners of the shards it does not hold."""
         self._url = url
+        self._member = member
+        self.origin = member or ""
         self._migrate = migrate
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
@@ -96,6 +104,9 @@ class PostgresStore(PostgresVisibility, PostgresAdmin, PostgresBatch, PostgresCl
                 else:
                     await postgres_schema.check(conn, redact(self._url))
                 self.shard_count = await shard_count(conn)
+            if self._member is not None:
+                # A nonce after the address: a restarted process on the same address is a new owner.
+                self.leases = ShardLeases(self.pool, f"{self._member} {uuid.uuid4().hex[:8]}", LEASE_SECONDS)
             self._listening = [(CHANGES_CHANNEL, self._on_change)]
             await self._connect_listener()
         except BaseException:

@@ -2,7 +2,8 @@
 by shard leases, word to an execution's owner when another process changed it, and word
 of task-queue backlogs waiting on some process for a poller.
 
-All of it is off unless `fence` is set, so a single server process pays nothing for it.
+All of it is off unless the store was opened as one of several processes (`member`), so a
+single server process pays nothing for it.
 Which process owns what, and what it does with the notices, is the cluster layer's part
 (`clepsydra.cluster`).
 """
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 from clepsydra.engine.codec import from_micros
 from clepsydra.engine.state import ExecutionKey
 from clepsydra.store.base import ExecutionWrite, StoredQueueTask, StoredTimer, StoredTransfer
-from clepsydra.store.postgres_shards import Lease, check_fence
+from clepsydra.store.postgres_shards import ShardLeases, check_fence
 
 if TYPE_CHECKING:
     import asyncpg
@@ -33,11 +34,12 @@ BacklogListener = Callable[[str, str, int, str], None]
 
 
 class PostgresCluster:
-    # The lease of the shard of an execution, if this process holds it. None for the whole
-    # function: a single process, whose writes are not fenced.
-    fence: Callable[[ExecutionKey], Lease | None] | None = None
+    # This process's shard leases, which fence its writes; None for a single process, whose
+    # writes are neither fenced nor announced.
+    leases: ShardLeases | None = None
     # This process's name in the notices it sends (so that it can ignore its own).
     origin: str = ""
+    shard_count: int
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -49,9 +51,9 @@ class PostgresCluster:
     async def _before_write(self, conn: Connection, write: ExecutionWrite) -> bool:
         """Fence the write of a shard's owner; True for a write by a process that does not
         own the shard (its owner must hear of it, see `_tell_owner`)."""
-        if self.fence is None:
+        if self.leases is None:
             return False
-        lease = self.fence(write.key)
+        lease = self.leases.lease_for(write.key, self.shard_count)
         if lease is None:
             return True
         await check_fence(conn, lease)

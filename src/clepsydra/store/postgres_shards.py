@@ -28,6 +28,10 @@ if TYPE_CHECKING:  # not imported at run time: see factory.py
     from clepsydra.store.postgres_schema import Connection
 
 
+# How long a lease lasts unless renewed: a dead process's shards are free after this long.
+LEASE_SECONDS = 5.0
+
+
 @dataclass(frozen=True)
 class Lease:
     shard_id: int

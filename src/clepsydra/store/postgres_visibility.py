@@ -42,16 +42,6 @@ _UPSERT = (
 )
 
 
-class _KnownColumns:
-    """What `SqliteVisibility._indexed_attributes` asks of its store, answered from memory."""
-
-    def __init__(self, columns: dict[str, str]) -> None:
-        self._columns = columns
-
-    def _custom_columns_of(self, _namespace_id: str) -> dict[str, str]:
-        return self._columns
-
-
 class PostgresVisibility:
     _custom_columns: dict[str, dict[str, str]]
 
@@ -64,11 +54,7 @@ class PostgresVisibility:
     async def _upsert_visibility(self, conn: Connection, r: VisibilityRecord) -> None:
         closed = r.close_time is not None
         columns = await self._custom_columns_of(conn, r.key.namespace_id)
-        indexed = SqliteVisibility._indexed_attributes(
-            _KnownColumns(columns),  # type: ignore[arg-type]
-            r.key.namespace_id,
-            r.search_attributes,
-        )
+        indexed = SqliteVisibility._indexed_attributes(columns, r.search_attributes)
         values: dict[str, Any] = {
             "namespace_id": r.key.namespace_id,
             "run_id": r.key.run_id,
@@ -173,7 +159,8 @@ class PostgresVisibility:
         else:
             if after is not None:
                 where += f" AND (close_sort, start_time, run_id) < (${n + 1}, ${n + 2}, ${n + 3})"
-                params += list(after)  # type: ignore[arg-type]
+                assert isinstance(after, tuple)  # an offset only pages a query with ORDER BY
+                params += list(after)
             sql = f"{_SELECT} WHERE {where} ORDER BY {DEFAULT_ORDER} LIMIT ${len(params) + 1}"
             params.append(page_size)
         return [_record(tuple(row)) for row in await self.pool.fetch(sql, *params)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clepsydra.engine.codec import to_micros
 from clepsydra.engine.state import ExecutionKey
@@ -18,7 +18,11 @@ _KEY = "namespace_id = ? AND workflow_id = ? AND run_id = ?"
 
 
 class SqliteAdmin:
-    conn: sqlite3.Connection
+    if TYPE_CHECKING:  # SqliteStore's, a read-only property
+
+        @property
+        def conn(self) -> sqlite3.Connection: ...
+
     _custom_columns: dict[str, dict[str, str]]
 
     async def _run(self, fn: Any, *args: Any) -> Any: ...

@@ -8,7 +8,7 @@ order), and saves the last one done as its cursor.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clepsydra.engine.state import ExecutionKey
 from clepsydra.store.base import BatchCursor, BatchRecord
@@ -18,7 +18,10 @@ __all__ = ["BatchCursor", "BatchRecord", "SqliteBatch"]
 
 
 class SqliteBatch:
-    conn: sqlite3.Connection
+    if TYPE_CHECKING:  # SqliteStore's, a read-only property
+
+        @property
+        def conn(self) -> sqlite3.Connection: ...
 
     async def _run(self, fn: Any, *args: Any) -> Any: ...
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.api.common.v1 import SearchAttributes
 
@@ -38,7 +38,11 @@ _SELECT = (
 
 
 class SqliteVisibility:
-    conn: sqlite3.Connection
+    if TYPE_CHECKING:  # SqliteStore's, a read-only property
+
+        @property
+        def conn(self) -> sqlite3.Connection: ...
+
     _custom_columns: dict[str, dict[str, str]]
 
     async def _run(self, fn: Any, *args: Any) -> Any: ...
@@ -55,7 +59,7 @@ class SqliteVisibility:
             "history_size_bytes": r.history_size_bytes if closed else None,
             "state_transition_count": r.state_transition_count if closed else None,
         }
-        row.update(self._indexed_attributes(r.key.namespace_id, r.search_attributes))
+        row.update(self._indexed_attributes(self._custom_columns_of(r.key.namespace_id), r.search_attributes))
         custom = [c for c in row if c in COLUMN_TYPES]
         names = _COLUMNS + "".join(f", {c}" for c in custom)
         self.conn.execute(
@@ -86,9 +90,10 @@ class SqliteVisibility:
             ),
         )
 
-    def _indexed_attributes(self, namespace_id: str, blob: bytes) -> dict[str, Any]:
-        """Column values for the search attributes in the blob; unknown or invalid ones are skipped."""
-        columns = self._custom_columns_of(namespace_id)
+    @staticmethod
+    def _indexed_attributes(columns: dict[str, str], blob: bytes) -> dict[str, Any]:
+        """Column values for the search attributes in the blob, given the namespace's custom
+        attribute columns; unknown or invalid ones are skipped."""
         out: dict[str, Any] = {}
         predefined: dict[str, Any] = {}
         for name, payload in SearchAttributes.FromString(blob).indexed_fields.items():
@@ -106,7 +111,8 @@ class SqliteVisibility:
                 continue
             stored = values.column_value(type_, value)
             if attribute is None:
-                out[column] = stored  # type: ignore[index]
+                assert column is not None  # the type came from it
+                out[column] = stored
             elif attribute.storage is Storage.COLUMN:
                 out[attribute.column] = stored
             elif type_ is AttrType.KEYWORD_LIST:
@@ -204,7 +210,8 @@ class SqliteVisibility:
         else:
             if after is not None:
                 where += " AND (close_sort, start_time, run_id) < (?, ?, ?)"
-                params += list(after)  # type: ignore[arg-type]
+                assert isinstance(after, tuple)  # an offset only pages a query with ORDER BY
+                params += list(after)
             sql = f"{_SELECT} WHERE {where} ORDER BY {DEFAULT_ORDER} LIMIT ?"
             params.append(page_size)
 

@@ -92,7 +92,8 @@ def _type_names(keys: Sequence[SearchAttributeKey[Any]]) -> dict[str, str]:
     """INDEXED_VALUE_TYPE_KEYWORD_LIST → "KeywordList", the names the server's flag takes."""
     names = {}
     for key in keys:
-        words = IndexedValueType.Name(key.indexed_value_type).removeprefix("INDEXED_VALUE_TYPE_").split("_")
+        number = IndexedValueType.ValueType(key.indexed_value_type)  # the SDK's IntEnum of the same values
+        words = IndexedValueType.Name(number).removeprefix("INDEXED_VALUE_TYPE_").split("_")
         names[key.name] = "".join(word.capitalize() for word in words)
     return names
 
@@ -184,7 +185,8 @@ class _TimeSkippingOutbound(OutboundInterceptor):
         if type(handle) is WorkflowHandle:
             # The SDK's own time-skipping environment hands out its handles the same way.
             handle.__class__ = _TimeSkippingHandle
-            handle._env = self.env  # type: ignore[attr-defined]
+            assert isinstance(handle, _TimeSkippingHandle)
+            handle._env = self.env
         return handle
 
 

@@ -34,7 +34,7 @@ class AttrType(Enum):
 
     @classmethod
     def from_indexed_value_type(cls, value: int) -> AttrType | None:
-        name = IndexedValueType.Name(value).removeprefix("INDEXED_VALUE_TYPE_")  # type: ignore[arg-type]
+        name = IndexedValueType.Name(IndexedValueType.ValueType(value)).removeprefix("INDEXED_VALUE_TYPE_")
         return cls.__members__.get(name)
 
 
@@ -49,10 +49,6 @@ class Attribute:
     type: AttrType
     storage: Storage
     column: str  # the column, or the key inside the JSON column
-
-    @property
-    def is_system(self) -> bool:
-        return self.name in SYSTEM or self.name in PREDEFINED
 
 
 def _system(name: str, type_: AttrType, column: str) -> Attribute:

@@ -1,0 +1,36 @@
+"""Which coroutine serves each RPC: the one map from an RPC to its handler, built once.
+
+Each RPC of a service is served by the coroutine of its name on exactly one of the objects
+given for the service (`WorkflowService`, `WorkerService`, `NamespaceService`, ...); two
+objects defining the same RPC is a mistake, refused at start-up rather than resolved by
+order. gRPC (`grpc_handlers.py`), the cluster's forwarding (`cluster/routing.py`) and the
+HTTP API (`http/dispatch.py`) all serve from this map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from google.protobuf.descriptor import ServiceDescriptor
+
+Handler = Callable[[Any, Any], Awaitable[Any]]
+# RPC (method) name → its handler; an RPC missing from it is not implemented.
+RpcTable = dict[str, Handler]
+
+
+def rpc_table(service: ServiceDescriptor, implementations: Iterable[object]) -> RpcTable:
+    table: RpcTable = {}
+    owners: dict[str, str] = {}
+    for implementation in implementations:
+        for method in service.methods:
+            handler = getattr(implementation, method.name, None)
+            if handler is None:
+                continue
+            owner = type(implementation).__name__
+            if method.name in table:
+                served = f"{service.name}.{method.name} is served by both"
+                raise TypeError(f"{served} {owners[method.name]} and {owner}")
+            table[method.name] = handler
+            owners[method.name] = owner
+    return table

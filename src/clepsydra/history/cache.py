@@ -1,0 +1,92 @@
+"""The update path's cache of mutable state, with each run's newest committed events.
+
+A process caches only the executions it owns: nobody else changes them without telling
+it. A stale cached state is the one thing that could lose work (a timer checked against a
+state older than the one that created it looks moot, and its row is deleted), so the
+cache counts the times it was told that others may have changed what it holds, and a
+state read from the store before such a time is not cached (`read_since`).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+
+from temporalio.api.history.v1 import HistoryEvent
+
+from clepsydra.engine.state import ExecutionKey, ExecutionState
+
+CACHE_SIZE = 10_000
+# Most events of a run's history tail kept in memory (see Cached.tail).
+TAIL_EVENTS = 256
+
+
+@dataclass
+class Cached:
+    state: ExecutionState
+    version: int
+    # The newest committed events, contiguous up to the last one: what a sticky worker has not
+    # seen yet and what a result poll wants, served without a trip to the store.
+    tail: list[HistoryEvent] = field(default_factory=list)
+
+    def extend_tail(self, events: list[HistoryEvent]) -> None:
+        """Append newly committed events; keep those a sticky worker may still need (after the
+        last completed workflow task's start), at most TAIL_EVENTS of them, and always the last."""
+        tail = self.tail
+        if tail and tail[-1].event_id + 1 != events[0].event_id:
+            tail.clear()  # a gap would hand out a wrong history: start again from these
+        tail.extend(events)
+        keep_from = self.state.previous_started_event_id + 1
+        drop = max(len(tail) - TAIL_EVENTS, 0)
+        while drop < len(tail) - 1 and tail[drop].event_id < keep_from:
+            drop += 1
+        del tail[:drop]
+
+    def events_from(self, first_event_id: int) -> list[HistoryEvent] | None:
+        """The committed events from `first_event_id` on, if the tail reaches back that far."""
+        if self.tail and self.tail[0].event_id <= first_event_id:
+            return [e for e in self.tail if e.event_id >= first_event_id]
+        return None
+
+
+class StateCache:
+    """Least recently used executions, up to CACHE_SIZE."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self._size = size
+        self._entries: OrderedDict[ExecutionKey, Cached] = OrderedDict()
+        self._invalidations = 0
+
+    def get(self, key: ExecutionKey) -> Cached | None:
+        cached = self._entries.get(key)
+        if cached is not None:
+            self._entries.move_to_end(key)
+        return cached
+
+    def put(self, key: ExecutionKey, cached: Cached) -> None:
+        self._entries[key] = cached
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def drop(self, key: ExecutionKey) -> None:
+        self._entries.pop(key, None)
+
+    @property
+    def epoch(self) -> int:
+        """Changes whenever others may have changed cached executions (see `invalidate`)."""
+        return self._invalidations
+
+    def read_since(self, epoch: int) -> bool:
+        """Whether a state read from the store when `epoch` was current may still be cached."""
+        return epoch == self._invalidations
+
+    def invalidate(self, keys: Collection[ExecutionKey]) -> None:
+        """Others may have changed these executions: drop them, and refuse states read before."""
+        self._invalidations += 1
+        for key in keys:
+            self._entries.pop(key, None)
+
+    def __iter__(self) -> Iterator[ExecutionKey]:
+        return iter(list(self._entries))

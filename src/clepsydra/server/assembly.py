@@ -1,0 +1,169 @@
+"""The one place where a server's objects are built and connected.
+
+Layers, from the bottom: the store; the update path (`history`) with the task queues
+(`matching`) and, on a shared database, this process's share of the shards (`cluster`);
+the services built on the update path; the RPC handlers (`api`) and their tables, which
+gRPC, the cluster's forwarding and the HTTP API all serve. Every object gets what it
+needs in its constructor; the few callbacks that close a loop (timers and transfers call
+back into the update path) are handed over when their loops start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from google.protobuf.descriptor import ServiceDescriptor
+from temporalio.api.operatorservice.v1 import service_pb2 as operator_service_pb2
+from temporalio.api.workflowservice.v1 import service_pb2 as workflow_service_pb2
+
+from clepsydra.api.batch_service import BatchService
+from clepsydra.api.deletion_service import DeletionService
+from clepsydra.api.namespace_service import NamespaceService
+from clepsydra.api.operator_service import OperatorService
+from clepsydra.api.rpc_table import RpcTable, rpc_table
+from clepsydra.api.task_queue_service import TaskQueueService
+from clepsydra.api.visibility_service import VisibilityService
+from clepsydra.api.worker_service import WorkerService
+from clepsydra.api.workflow_service import WorkflowService
+from clepsydra.batch.jobs import BatchJobs
+from clepsydra.batch.operations import BatchOperations
+from clepsydra.cleanup.deletion import RunDeleter
+from clepsydra.cleanup.reclaim import NamespaceReclaimer
+from clepsydra.cleanup.retention import RetentionSweeper
+from clepsydra.clock import Clock, SkippingClock
+from clepsydra.cluster.membership import SharedMembership
+from clepsydra.cluster.node import Cluster
+from clepsydra.cluster.peers import Peers
+from clepsydra.history.core import HistoryCore
+from clepsydra.history.ownership import Ownership, SingleOwner
+from clepsydra.history.timer_queue import WINDOW, TimerQueue
+from clepsydra.history.transfer_queue import TransferQueue
+from clepsydra.matching.task_queues import Matching
+from clepsydra.server.jobs import LeaderJobs
+from clepsydra.services.completions import Completions
+from clepsydra.services.namespaces import Namespaces
+from clepsydra.services.polls import Polls
+from clepsydra.services.queries import Queries
+from clepsydra.services.reads import HistoryReader
+from clepsydra.services.search_attributes import SearchAttributeRegistry
+from clepsydra.services.task_responses import TaskResponses
+from clepsydra.services.time_skipping import WorkTracker
+from clepsydra.services.transfers import TransferActions
+from clepsydra.services.updates import Updates
+from clepsydra.services.visibility import Visibility
+from clepsydra.services.workflows import Workflows
+from clepsydra.store.base import Store
+
+if TYPE_CHECKING:
+    from clepsydra.store.postgres import PostgresStore
+
+WORKFLOW_SERVICE = workflow_service_pb2.DESCRIPTOR.services_by_name["WorkflowService"]
+OPERATOR_SERVICE = operator_service_pb2.DESCRIPTOR.services_by_name["OperatorService"]
+SERVICES: tuple[ServiceDescriptor, ...] = (WORKFLOW_SERVICE, OPERATOR_SERVICE)
+
+
+@dataclass
+class Assembly:
+    """A server's parts, built and connected, not yet started."""
+
+    core: HistoryCore
+    matching: Matching
+    timers: TimerQueue
+    transfers: TransferQueue
+    transfer_actions: TransferActions
+    namespaces: Namespaces
+    search_attributes: SearchAttributeRegistry
+    jobs: LeaderJobs
+    # Service full name → its RPC table, as gRPC and the HTTP API serve it.
+    tables: dict[str, RpcTable]
+    cluster: Cluster | None
+    # A time-skipping server's view of what is busy (None for a server on the real clock).
+    work: WorkTracker | None
+
+
+def assemble(
+    store: Store, clock: Clock, address: str, persistence_store: str, retention_interval: float
+) -> Assembly:
+    """Every object of a server on an open `store`. `address`: where this process serves
+    (and where the others on a shared database reach it)."""
+    skipping = isinstance(clock, SkippingClock)
+    work = WorkTracker(clock) if isinstance(clock, SkippingClock) else None
+    matching = Matching()
+    membership = _membership(store, address)
+    ownership: Ownership = membership or SingleOwner()
+    # A time-skipping server keeps every timer in memory, to see the next one to skip to.
+    timers = TimerQueue(clock, None if skipping else WINDOW, work.timer_is_live if work else None)
+    transfers = TransferQueue()
+    core = HistoryCore(store, clock, matching, timers, transfers, ownership)
+
+    namespaces = Namespaces(store)
+    search_attributes = SearchAttributeRegistry(store, namespaces)
+    updates = Updates(core)
+    core.subscribe(updates)
+    if work is not None:
+        core.subscribe(work)
+    queries = Queries(core, matching, address)
+    responses = TaskResponses(core, updates)
+    workflows = Workflows(core, clock, search_attributes.validate, responses.started_workflow_task)
+    polls = Polls(core, matching, clock, queries, responses)
+    completions = Completions(core, responses, search_attributes.validate)
+
+    deleter = RunDeleter(core)
+    reclaimer = NamespaceReclaimer(store, namespaces, deleter)
+    batches = BatchJobs(store, namespaces, search_attributes, BatchOperations(workflows, deleter), clock)
+    jobs = LeaderJobs(
+        store, RetentionSweeper(store, namespaces, deleter, clock, retention_interval), reclaimer, batches
+    )
+
+    cluster = None
+    peers = None
+    if membership is not None:
+        peers = Peers()
+        cluster = Cluster(_shared(store), membership, core, matching, namespaces, peers)
+    workflow_service = rpc_table(
+        WORKFLOW_SERVICE,
+        [
+            WorkflowService(namespaces, workflows, HistoryReader(core), queries, updates, persistence_store),
+            WorkerService(namespaces, polls, completions, peers),
+            NamespaceService(namespaces),
+            VisibilityService(Visibility(store, namespaces, search_attributes)),
+            TaskQueueService(namespaces, matching, clock, address),
+            DeletionService(namespaces, core, deleter),
+            BatchService(batches),
+        ],
+    )
+    if cluster is not None:
+        workflow_service = cluster.router.wrap(WORKFLOW_SERVICE, workflow_service)
+    operator_service = rpc_table(
+        OPERATOR_SERVICE, [OperatorService(namespaces, search_attributes, reclaimer, address)]
+    )
+    return Assembly(
+        core=core,
+        matching=matching,
+        timers=timers,
+        transfers=transfers,
+        transfer_actions=TransferActions(core, workflows),
+        namespaces=namespaces,
+        search_attributes=search_attributes,
+        jobs=jobs,
+        tables={WORKFLOW_SERVICE.full_name: workflow_service, OPERATOR_SERVICE.full_name: operator_service},
+        cluster=cluster,
+        work=work,
+    )
+
+
+def _membership(store: Store, address: str) -> SharedMembership | None:
+    """This process's share of the shards, on a database that several processes share."""
+    if not store.shared:
+        return None
+    shared = _shared(store)
+    assert shared.leases is not None, "a shared store is opened as a member"
+    return SharedMembership(shared.leases, shared.shard_count, address)
+
+
+def _shared(store: Store) -> PostgresStore:
+    from clepsydra.store.postgres import PostgresStore
+
+    assert isinstance(store, PostgresStore)
+    return store
