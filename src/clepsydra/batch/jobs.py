@@ -10,6 +10,7 @@ from the job and the run, which the engine deduplicates.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import logging
 from typing import Any
@@ -92,7 +93,7 @@ class BatchJobs:
             )
         now = self._clock.now()
         progress = DescribeBatchOperationResponse(
-            operation_type=kind,  # type: ignore[arg-type]
+            operation_type=kind,
             job_id=request.job_id,
             state=State.BATCH_OPERATION_STATE_RUNNING,
             total_operation_count=total,
@@ -166,6 +167,7 @@ class BatchJobs:
 
     async def _run(self, namespace_id: str, job_id: str) -> None:
         record = await self._store.get_batch(namespace_id, job_id)
+        assert record is not None  # it was saved before its launch, and jobs are never deleted
         request = StartBatchOperationRequest.FromString(record.request)
         progress = DescribeBatchOperationResponse.FromString(record.progress)
         cursor = json.loads(record.cursor) if record.cursor else None
@@ -200,7 +202,7 @@ class BatchJobs:
 
     async def _next_page(
         self, namespace_id: str, request: StartBatchOperationRequest, query: Compiled | None, cursor: Any
-    ) -> tuple[list[ExecutionKey], Any]:
+    ) -> tuple[builtins.list[ExecutionKey], Any]:
         if query is None:  # an explicit list of executions; the cursor is an index into it
             start = cursor or 0
             chosen = request.executions[start : start + PAGE]
@@ -216,11 +218,11 @@ class BatchJobs:
         page = await self._store.batch_targets(namespace_id, query, after, PAGE)
         return [key for key, _ in page], (list(page[-1][1]) if page else cursor)
 
-    async def _finish(self, record: BatchRecord | None, state: int) -> None:
+    async def _finish(self, record: BatchRecord | None, state: State.ValueType) -> None:
         if record is None:
             return
         progress = DescribeBatchOperationResponse.FromString(record.progress)
-        progress.state = state  # type: ignore[assignment]
+        progress.state = state
         progress.close_time.FromDatetime(self._clock.now())
         await self._store.save_batch_progress(
             record.namespace_id, record.job_id, False, progress.SerializeToString(), record.cursor

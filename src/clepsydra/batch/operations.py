@@ -26,7 +26,7 @@ SUPPORTED = {
 }
 
 
-def operation_type(request: StartBatchOperationRequest) -> int:
+def operation_type(request: StartBatchOperationRequest) -> Type.ValueType:
     kind = request.WhichOneof("operation")
     if kind is None:
         return Type.BATCH_OPERATION_TYPE_UNSPECIFIED
@@ -51,15 +51,15 @@ class BatchOperations:
         namespace = request.namespace
         kind = request.WhichOneof("operation")
         if kind == "termination_operation":
-            op = request.termination_operation
+            termination = request.termination_operation
             await self.workflows.terminate(
                 key.namespace_id,
                 TerminateWorkflowExecutionRequest(
                     namespace=namespace,
                     workflow_execution=execution,
                     reason=request.reason,
-                    details=op.details if op.HasField("details") else None,
-                    identity=op.identity,
+                    details=termination.details if termination.HasField("details") else None,
+                    identity=termination.identity,
                 ),
             )
         elif kind == "cancellation_operation":
@@ -74,16 +74,16 @@ class BatchOperations:
                 ),
             )
         elif kind == "signal_operation":
-            op = request.signal_operation
+            signal = request.signal_operation
             await self.workflows.signal(
                 key.namespace_id,
                 SignalWorkflowExecutionRequest(
                     namespace=namespace,
                     workflow_execution=execution,
-                    signal_name=op.signal,
-                    input=op.input if op.HasField("input") else None,
-                    header=op.header if op.HasField("header") else None,
-                    identity=op.identity,
+                    signal_name=signal.signal,
+                    input=signal.input if signal.HasField("input") else None,
+                    header=signal.header if signal.HasField("header") else None,
+                    identity=signal.identity,
                     # Deduplicates the signal if the job resumes after a crash.
                     request_id=f"batch:{job_id}:{key.run_id}",
                 ),

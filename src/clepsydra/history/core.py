@@ -6,8 +6,9 @@ and tasks in one conditional write. Only after the commit do its tasks reach the
 task queues and the timer queue, and do history watchers wake up. Any failure
 drops the cached copy: the store is the truth and the next caller reloads it.
 
-When several processes share the database, the owner of an execution's shard (see
-`clepsydra.cluster`) is the one that indexes its tasks and fires its timers. Another
+New runs (starts, resets) take the same commit through `create`. When several
+processes share the database, the owner of an execution's shard (`ownership.py`) is
+the one that caches its state, indexes its tasks and fires its timers. Another
 process may still change the execution (a child's news for its parent, say): the
 write is conditioned on the version read like any other, and the owner hears of it
 (`heard_of_change`) and indexes what it added. A write that finds the version moved

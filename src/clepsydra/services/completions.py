@@ -244,12 +244,11 @@ class Completions:
 
 def _search_attributes_of(command: Command) -> SearchAttributes | None:
     """The search attributes a command sets, if it is one that sets some."""
-    for field in (
-        "upsert_workflow_search_attributes",
-        "start_child_workflow_execution",
-        "continue_as_new_workflow_execution",
+    name = command.WhichOneof("attributes")
+    if name in (
+        "upsert_workflow_search_attributes_command_attributes",
+        "start_child_workflow_execution_command_attributes",
+        "continue_as_new_workflow_execution_command_attributes",
     ):
-        name = f"{field}_command_attributes"
-        if command.HasField(name):
-            return getattr(command, name).search_attributes
+        return getattr(command, name).search_attributes
     return None

@@ -92,7 +92,9 @@ class Queries:
                 previous_started_event_id=state.previous_started_event_id,
                 history=History(events=events),
                 query=dispatch.query,
-                workflow_execution_task_queue=TaskQueue(name=state.task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+                workflow_execution_task_queue=TaskQueue(
+                    name=state.task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL
+                ),
             )
 
     def respond(self, request: RespondQueryTaskCompletedRequest) -> None:

@@ -47,7 +47,9 @@ class TaskResponses:
                 started_event_id=task.started_event_id,
                 attempt=task.attempt,
                 history=History(events=events),
-                workflow_execution_task_queue=TaskQueue(name=state.task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+                workflow_execution_task_queue=TaskQueue(
+                    name=state.task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL
+                ),
                 messages=self.updates.messages(key, task.started_event_id - 1),
             )
             response.scheduled_time.CopyFrom(codec.timestamp(task.scheduled_time))

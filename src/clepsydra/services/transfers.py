@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from typing import TypeVar
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import ParentClosePolicy, TaskQueueKind
+from temporalio.api.history.v1 import (
+    RequestCancelExternalWorkflowExecutionInitiatedEventAttributes,
+    SignalExternalWorkflowExecutionInitiatedEventAttributes,
+)
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import StartWorkflowExecutionRequest
 
@@ -24,6 +29,12 @@ from clepsydra.history.core import HistoryCore
 from clepsydra.services.workflows import ParentLink, Workflows
 
 IDENTITY = "history-service"
+# What a workflow asked to send to another: a signal or a cancel request.
+Initiated = TypeVar(
+    "Initiated",
+    SignalExternalWorkflowExecutionInitiatedEventAttributes,
+    RequestCancelExternalWorkflowExecutionInitiatedEventAttributes,
+)
 
 
 class TransferActions:
@@ -51,7 +62,9 @@ class TransferActions:
             case TransferKind.PARENT_CLOSE_POLICY:
                 await self._apply_parent_close_policy(source, task)
 
-    async def _done(self, source: ExecutionState, task: TransferTask, record: Callable[[Mutation], None]) -> None:
+    async def _done(
+        self, source: ExecutionState, task: TransferTask, record: Callable[[Mutation], None]
+    ) -> None:
         await self.core.update(source.key, record, done_transfer=task.key)
 
     def _request_id(self, source: ExecutionState, task: TransferTask) -> str:
@@ -91,36 +104,49 @@ class TransferActions:
         await self._done(parent, task, lambda m: children.record_started(m, task.event_id, started.run_id))
 
     async def _signal(self, source: ExecutionState, task: TransferTask) -> None:
-        a = source.signals_out.get(task.event_id)
-        if not source.running or a is None:
-            await self.core.delete_transfer(source.key, task.key)
-            return
-        sender = WorkflowExecution(workflow_id=source.workflow_id, run_id=source.run_id)
-
-        def deliver(m: Mutation) -> None:
-            _require_target(m.state, source, a.child_workflow_only)
-            workflow.signal(
-                m, a.signal_name, a.input, IDENTITY, a.header, self._request_id(source, task), sender
-            )
-
-        delivered = await self._deliver(source, a.workflow_execution, deliver)
-        await self._done(source, task, lambda m: external.record_signal_outcome(m, task.event_id, delivered))
+        request_id = self._request_id(source, task)
+        await self._send(
+            source,
+            task,
+            source.signals_out.get(task.event_id),
+            lambda m, a, sender: workflow.signal(
+                m, a.signal_name, a.input, IDENTITY, a.header, request_id, sender
+            ),
+            external.record_signal_outcome,
+        )
 
     async def _cancel(self, source: ExecutionState, task: TransferTask) -> None:
-        a = source.cancels_out.get(task.event_id)
-        if not source.running or a is None:
+        request_id = self._request_id(source, task)
+        await self._send(
+            source,
+            task,
+            source.cancels_out.get(task.event_id),
+            lambda m, a, sender: workflow.request_cancel(
+                m, a.reason, IDENTITY, request_id, sender, task.event_id
+            ),
+            external.record_cancel_outcome,
+        )
+
+    async def _send(
+        self,
+        source: ExecutionState,
+        task: TransferTask,
+        initiated: Initiated | None,
+        deliver: Callable[[Mutation, Initiated, WorkflowExecution], None],
+        record: Callable[[Mutation, int, bool], None],
+    ) -> None:
+        """Deliver a signal or cancel request to its target, then record whether it arrived."""
+        if not source.running or initiated is None:
             await self.core.delete_transfer(source.key, task.key)
             return
         sender = WorkflowExecution(workflow_id=source.workflow_id, run_id=source.run_id)
 
-        def deliver(m: Mutation) -> None:
-            _require_target(m.state, source, a.child_workflow_only)
-            workflow.request_cancel(
-                m, a.reason, IDENTITY, self._request_id(source, task), sender, task.event_id
-            )
+        def change(m: Mutation) -> None:
+            _require_target(m.state, source, initiated.child_workflow_only)
+            deliver(m, initiated, sender)
 
-        delivered = await self._deliver(source, a.workflow_execution, deliver)
-        await self._done(source, task, lambda m: external.record_cancel_outcome(m, task.event_id, delivered))
+        delivered = await self._deliver(source, initiated.workflow_execution, change)
+        await self._done(source, task, lambda m: record(m, task.event_id, delivered))
 
     async def _deliver(
         self, source: ExecutionState, target: WorkflowExecution, change: Callable[[Mutation], None]

@@ -167,7 +167,9 @@ class Updates:
         ]
         self._catch_up(state, outcomes)
 
-    def _catch_up(self, state: ExecutionState, outcomes: list[tuple[str, Stage.ValueType, Outcome | None]]) -> None:
+    def _catch_up(
+        self, state: ExecutionState, outcomes: list[tuple[str, Stage.ValueType, Outcome | None]]
+    ) -> None:
         key = state.key
         in_flight = self._in_flight.get(key)
         if not in_flight:

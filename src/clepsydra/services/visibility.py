@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import json
+from collections.abc import Callable
 from typing import Any
 
 from temporalio.api.common.v1 import Memo, Payload, SearchAttributes, WorkflowExecution, WorkflowType
@@ -102,13 +103,12 @@ class Visibility:
             raise InvalidArgument("Namespace is empty.")
         return await self._namespaces.id_of(namespace)
 
-    async def _compile(self, namespace_id: str, build: Any) -> Compiled:
+    async def _compile(self, namespace_id: str, build: Callable[[Schema], Compiled]) -> Compiled:
         schema = await self._registry.schema(namespace_id)
         try:
-            compiled: Compiled = build(schema)
+            return build(schema)
         except QueryError as error:
             raise InvalidArgument(f"invalid query: {error}") from None
-        return compiled
 
     async def _page(
         self, namespace_id: str, compiled: Compiled, page_size: int, token: bytes

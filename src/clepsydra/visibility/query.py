@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from lark import Lark, Token, Transformer, exceptions
 
@@ -43,8 +43,9 @@ def _syntax_message(text: str, error: exceptions.UnexpectedInput) -> str:
     if isinstance(error, exceptions.UnexpectedToken):
         near = str(error.token)
     else:
-        # lark declares pos_in_stream as always None; its subclasses set an int.
-        near = text[error.pos_in_stream : error.pos_in_stream + 10]  # type: ignore[operator]
+        # lark declares pos_in_stream as always None; UnexpectedCharacters sets an int.
+        start = cast(int, error.pos_in_stream)
+        near = text[start : start + 10]
     return f"malformed SQL query: syntax error at position {position} near '{near}'"
 
 
