@@ -89,6 +89,7 @@ class WorkflowService:
                 internal_error_differentiation=True,
                 activity_failure_include_heartbeat=True,
                 encoded_failure_attributes=True,
+                supports_schedules=True,
                 upsert_memo=True,
                 sdk_metadata=True,
                 count_group_by_execution_status=True,

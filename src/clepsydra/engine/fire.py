@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clepsydra.engine import activity, timers, workflow, workflow_task
+from clepsydra.engine import activity, schedules, timers, workflow, workflow_task
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionState
 from clepsydra.engine.tasks import TimerKind, TimerTask
@@ -21,6 +21,8 @@ def fire(m: Mutation, task: TimerTask) -> None:
             workflow.time_out(m)
         case TimerKind.WORKFLOW_START_BACKOFF:
             workflow_task.schedule(m)
+        case TimerKind.SCHEDULE_WAKE:
+            schedules.wake(m, task)
 
 
 def is_live(state: ExecutionState, task: TimerTask) -> bool:
@@ -36,4 +38,6 @@ def is_live(state: ExecutionState, task: TimerTask) -> bool:
             return activity.timer_subject(state, task) is not None
         case TimerKind.WORKFLOW_TASK_TIMEOUT:
             return workflow_task.current(state, task.event_id, task.attempt) is not None
+        case TimerKind.SCHEDULE_WAKE:
+            return state.schedule is not None and state.schedule.wake_id == task.event_id
     return True

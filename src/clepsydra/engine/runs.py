@@ -121,6 +121,7 @@ def _start_successor(m: Mutation, start: WorkflowExecutionStartedEventAttributes
     state = start_module.new_execution(
         s.namespace_id, s.namespace, start, run_id, s.first_run_id, m.now, request_id=run_id
     )
+    state.scheduled_by = s.scheduled_by  # the schedule hears when the whole chain ends
     successor = Mutation(state, m.now, m.new_id)
     start_module.begin(successor)
     m.successor = successor

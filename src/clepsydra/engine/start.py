@@ -53,6 +53,11 @@ def attributes_from_request(
     )
     if request.HasField("retry_policy"):
         start.retry_policy.CopyFrom(retry.with_defaults(request.retry_policy))
+    # What a schedule hands on from the runs it started before (the SDK shows it to the workflow).
+    if request.HasField("last_completion_result"):
+        start.last_completion_result.CopyFrom(request.last_completion_result)
+    if request.HasField("continued_failure"):
+        start.continued_failure.CopyFrom(request.continued_failure)
     if execution_timeout > _ZERO:
         start.workflow_execution_expiration_time.FromDatetime(now + execution_timeout)
     delay = max(request.workflow_start_delay.ToTimedelta(), _ZERO)

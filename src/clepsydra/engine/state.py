@@ -18,6 +18,8 @@ from temporalio.api.history.v1 import (
 )
 from temporalio.api.update.v1 import Outcome
 
+from clepsydra.engine.schedule_state import ScheduleState
+
 RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
 
 
@@ -146,6 +148,10 @@ class ExecutionState:
     cancel_request_id: str = ""
     history_size_bytes: int = 0
     state_transition_count: int = 0
+    # The schedule this execution runs, if it is a schedule's (see engine/schedules.py).
+    schedule: ScheduleState | None = None
+    # The id of the schedule that started this chain of runs: told when the chain ends.
+    scheduled_by: str = ""
 
     @property
     def key(self) -> ExecutionKey:

@@ -24,6 +24,7 @@ class TimerKind(IntEnum):
     WORKFLOW_TASK_TIMEOUT = 4
     WORKFLOW_RUN_TIMEOUT = 5
     WORKFLOW_START_BACKOFF = 6
+    SCHEDULE_WAKE = 7
 
 
 class TransferKind(IntEnum):
@@ -32,6 +33,11 @@ class TransferKind(IntEnum):
     CANCEL_EXTERNAL = 3
     NOTIFY_PARENT = 4
     PARENT_CLOSE_POLICY = 5
+    # Schedules: start an action, stop the workflows the overlap policy stops, and (from a
+    # workflow a schedule started) tell the schedule that the workflow closed.
+    SCHEDULE_START = 6
+    SCHEDULE_STOP = 7
+    NOTIFY_SCHEDULER = 8
 
 
 @dataclass(frozen=True)

@@ -247,6 +247,8 @@ def close(m: Mutation, status: Status.ValueType) -> None:
     m.touch()
     if s.start.parent_workflow_execution.workflow_id and m.successor is None:
         m.add_transfer(TransferTask(TransferKind.NOTIFY_PARENT))
+    if s.scheduled_by and m.successor is None:
+        m.add_transfer(TransferTask(TransferKind.NOTIFY_SCHEDULER))
     if any(
         c.attributes.parent_close_policy != ParentClosePolicy.PARENT_CLOSE_POLICY_ABANDON
         for c in s.children.values()

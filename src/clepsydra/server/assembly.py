@@ -22,6 +22,7 @@ from clepsydra.api.deletion_service import DeletionService
 from clepsydra.api.namespace_service import NamespaceService
 from clepsydra.api.operator_service import OperatorService
 from clepsydra.api.rpc_table import RpcTable, rpc_table
+from clepsydra.api.schedule_service import ScheduleService
 from clepsydra.api.task_queue_service import TaskQueueService
 from clepsydra.api.visibility_service import VisibilityService
 from clepsydra.api.worker_service import WorkerService
@@ -46,6 +47,7 @@ from clepsydra.services.namespaces import Namespaces
 from clepsydra.services.polls import Polls
 from clepsydra.services.queries import Queries
 from clepsydra.services.reads import HistoryReader
+from clepsydra.services.schedules import Schedules
 from clepsydra.services.search_attributes import SearchAttributeRegistry
 from clepsydra.services.task_responses import TaskResponses
 from clepsydra.services.time_skipping import WorkTracker
@@ -108,6 +110,8 @@ def assemble(
     workflows = Workflows(core, clock, search_attributes.validate, responses.started_workflow_task)
     polls = Polls(core, matching, clock, queries, responses)
     completions = Completions(core, responses, search_attributes.validate)
+    visibility = Visibility(store, namespaces, search_attributes)
+    schedules = Schedules(core, clock, visibility, search_attributes.validate)
 
     deleter = RunDeleter(core)
     reclaimer = NamespaceReclaimer(store, namespaces, deleter)
@@ -127,7 +131,8 @@ def assemble(
             WorkflowService(namespaces, workflows, HistoryReader(core), queries, updates, persistence_store),
             WorkerService(namespaces, polls, completions, peers),
             NamespaceService(namespaces),
-            VisibilityService(Visibility(store, namespaces, search_attributes)),
+            VisibilityService(visibility),
+            ScheduleService(namespaces, schedules),
             TaskQueueService(namespaces, matching, clock, address),
             DeletionService(namespaces, core, deleter),
             BatchService(batches),

@@ -26,6 +26,7 @@ from clepsydra.engine.state import ChildInfo, ExecutionKey, ExecutionState
 from clepsydra.engine.tasks import TransferKind, TransferTask
 from clepsydra.errors import AlreadyExists, InvalidArgument, NotFound
 from clepsydra.history.core import HistoryCore
+from clepsydra.services.schedule_transfers import ScheduleTransfers
 from clepsydra.services.workflows import ParentLink, Workflows
 
 IDENTITY = "history-service"
@@ -41,6 +42,7 @@ class TransferActions:
     def __init__(self, core: HistoryCore, workflows: Workflows) -> None:
         self.core = core
         self.workflows = workflows
+        self.schedules = ScheduleTransfers(core, workflows)
 
     async def execute(self, key: ExecutionKey, task: TransferTask) -> None:
         if not self.core.owns(key):
@@ -61,6 +63,12 @@ class TransferActions:
                 await self._notify_parent(source, task)
             case TransferKind.PARENT_CLOSE_POLICY:
                 await self._apply_parent_close_policy(source, task)
+            case TransferKind.SCHEDULE_START:
+                await self.schedules.start(source, task)
+            case TransferKind.SCHEDULE_STOP:
+                await self.schedules.stop(source, task)
+            case TransferKind.NOTIFY_SCHEDULER:
+                await self.schedules.notify(source, task)
 
     async def _done(
         self, source: ExecutionState, task: TransferTask, record: Callable[[Mutation], None]

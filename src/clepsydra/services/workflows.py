@@ -101,7 +101,9 @@ class Workflows:
         request: StartWorkflowExecutionRequest,
         signal: WorkflowExecutionSignaledEventAttributes | None = None,
         parent: ParentLink | None = None,
+        scheduled_by: str = "",
     ) -> StartWorkflowExecutionResponse:
+        """`scheduled_by`: the id of the schedule starting it, to be told when it closes."""
         _validate_start(request)
         if self.check_search_attributes is not None:
             await self.check_search_attributes(namespace, namespace_id, request.search_attributes)
@@ -114,7 +116,9 @@ class Workflows:
                 if existing is not None:
                     return existing
             eager = request.request_eager_execution and parent is None and self.started_task is not None
-            response = await self._create(namespace_id, namespace, request, current, signal, parent, eager)
+            response = await self._create(
+                namespace_id, namespace, request, current, signal, parent, eager, scheduled_by
+            )
         if eager and self.started_task is not None:
             key = ExecutionKey(namespace_id, request.workflow_id, response.run_id)
             task = await self.started_task(key, request.identity)
@@ -176,6 +180,7 @@ class Workflows:
         signal: WorkflowExecutionSignaledEventAttributes | None,
         parent: ParentLink | None,
         eager: bool = False,
+        scheduled_by: str = "",
     ) -> StartWorkflowExecutionResponse:
         run_id = str(uuid.uuid4())
         now = self.clock.now()
@@ -185,6 +190,7 @@ class Workflows:
         state = start.new_execution(
             namespace_id, namespace, attributes, run_id, run_id, now, request.request_id
         )
+        state.scheduled_by = scheduled_by
         m = Mutation(state, now, _new_id)
         start.begin(m, signal)
         first_task = queued_workflow_task(m) if eager else None
