@@ -227,6 +227,7 @@ async def test_backfill_starts_each_matching_time_of_the_range(
         client,
         Report,
         task_queue,
+        args=["backfill"],
         spec=hourly,
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL),
     )

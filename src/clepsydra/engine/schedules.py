@@ -90,7 +90,7 @@ def workflow_id_of(schedule_id: str) -> str:
 def schedule_of(state: ExecutionState) -> ScheduleState:
     """The schedule an execution runs; NotFound if it runs none (or no longer)."""
     if state.schedule is None or not state.running:
-        raise NotFound(f"schedule {state.workflow_id.removeprefix(PREFIX)!r} is not found")
+        raise NotFound(f"workflow not found for ID: {state.workflow_id}")
     return state.schedule
 
 

@@ -26,7 +26,7 @@ from clepsydra.clock import Clock
 from clepsydra.engine import codec, schedules, workflow
 from clepsydra.engine.schedule_spec import compile_spec, matching_times
 from clepsydra.engine.state import ExecutionKey
-from clepsydra.errors import AlreadyExists, InvalidArgument, NotFound
+from clepsydra.errors import AlreadyExists, InvalidArgument
 from clepsydra.history.core import HistoryCore
 from clepsydra.services.visibility import Visibility
 from clepsydra.services.workflows import SearchAttributeCheck, is_running
@@ -64,7 +64,7 @@ class Schedules:
                 if current.start_request_id == request_id:  # the same create, again
                     return _token(1)
                 raise AlreadyExists(
-                    "Schedule with this ID is already registered",
+                    f'schedule "{schedule_id}" is already registered',
                     WorkflowExecutionAlreadyStartedFailure(
                         start_request_id=current.start_request_id, run_id=current.run_id
                     ),
@@ -89,17 +89,22 @@ class Schedules:
     async def describe(self, namespace_id: str, schedule_id: str) -> DescribeScheduleResponse:
         async with self.core.read(await self._key(namespace_id, schedule_id)) as state:
             s = schedules.schedule_of(state)
+            memo = _user_memo(state.memo)
+            attributes = _user_attributes(state.search_attributes)
             return DescribeScheduleResponse(
                 schedule=s.schedule,
                 info=schedules.describe_info(state),
-                memo=_user_memo(state.memo),
-                search_attributes=_user_attributes(state.search_attributes),
+                # Left out when empty, as on the reference.
+                memo=memo if memo.fields else None,
+                search_attributes=attributes if attributes.indexed_fields else None,
                 conflict_token=_token(s.conflict_token),
             )
 
     async def update(self, namespace_id: str, request: UpdateScheduleRequest) -> None:
+        compile_spec(request.schedule.spec)  # refused before anything changes, as the reference
+        if not request.schedule.action.HasField("start_workflow"):
+            raise InvalidArgument("Only StartWorkflow action is supported for schedules")
         _validate_action(request.schedule)
-        compile_spec(request.schedule.spec)  # refused before anything changes
         attributes = request.search_attributes if request.HasField("search_attributes") else None
         if attributes is not None:
             await self.check_search_attributes(request.namespace, namespace_id, attributes)
@@ -153,34 +158,24 @@ class Schedules:
         return ListScheduleMatchingTimesResponse(start_time=[codec.timestamp(t) for t in times])
 
     async def _key(self, namespace_id: str, schedule_id: str) -> ExecutionKey:
-        if not schedule_id:
-            raise InvalidArgument("ScheduleId is not set on request.")
-        try:
-            return await self.core.resolve(namespace_id, schedules.workflow_id_of(schedule_id), "")
-        except NotFound:
-            raise NotFound(f"schedule {schedule_id!r} is not found") from None
+        _validate_id(schedule_id)
+        return await self.core.resolve(namespace_id, schedules.workflow_id_of(schedule_id), "")
 
 
 def _validate_id(schedule_id: str) -> None:
+    """The reference checks the id of the schedule's execution, and says so."""
     if not schedule_id:
-        raise InvalidArgument("ScheduleId is not set on request.")
+        raise InvalidArgument("Can't load workflow execution.  WorkflowId not set.")
     if len(schedules.workflow_id_of(schedule_id)) > MAX_ID_LENGTH:
-        raise InvalidArgument("ScheduleId is too long.")
+        raise InvalidArgument("WorkflowId exceeds length limit.")
 
 
 def _validate_action(schedule: Schedule) -> None:
-    start = schedule.action.start_workflow
-    if not schedule.action.HasField("start_workflow"):
-        raise InvalidArgument("Schedule action is required.")
-    if not start.workflow_id:
-        raise InvalidArgument("WorkflowId is not set on request.")
-    if not start.workflow_type.name:
-        raise InvalidArgument("WorkflowType is not set on request.")
-    if not start.task_queue.name:
-        raise InvalidArgument("TaskQueue is not set on request.")
-    # As the reference: room for the nominal time the id of each start gets.
-    if len(start.workflow_id) + len("-2009-11-10T23:00:00Z") > MAX_ID_LENGTH:
-        raise InvalidArgument("WorkflowId is too long.")
+    """An action is optional (a schedule without one starts nothing); its workflow id must
+    leave room for the nominal time each start appends."""
+    workflow_id = schedule.action.start_workflow.workflow_id
+    if len(workflow_id) + len("-2009-11-10T23:00:00Z") > MAX_ID_LENGTH:
+        raise InvalidArgument("WorkflowId exceeds length limit.")
 
 
 def _divided(query: str) -> str:
