@@ -7,6 +7,7 @@ reference (workflow ids with `/`) are skipped there.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
@@ -262,3 +263,46 @@ async def test_response_is_json_text(http_client: httpx.AsyncClient) -> None:
     no_shorthand = "application/json+no-payload-shorthand"
     echoed = await http_client.get("/api/v1/system-info", headers={"Accept": no_shorthand})
     assert echoed.headers["content-type"] == no_shorthand
+
+
+async def test_schedules_over_http_as_the_ui_uses_them(http_client: httpx.AsyncClient) -> None:
+    schedule_id = new_id("http-schedule")
+    path = f"{NS}/schedules/{schedule_id}"
+    created = await http_client.post(
+        path,
+        json={
+            "schedule": {
+                "spec": {"cronString": ["30 2 * * *"]},
+                "action": {
+                    "startWorkflow": {
+                        "workflowId": "nightly",
+                        "workflowType": {"name": "HttpTest"},
+                        "taskQueue": {"name": "http-no-worker"},
+                    }
+                },
+            },
+            "requestId": str(uuid.uuid4()),
+        },
+    )
+    assert created.status_code == 200, created.text
+    described = (await http_client.get(path)).json()
+    [calendar] = described["schedule"]["spec"]["structuredCalendar"]
+    assert calendar["hour"] == [{"start": 2, "end": 2, "step": 1}]
+    assert calendar["minute"] == [{"start": 30, "end": 30, "step": 1}]
+    assert described["schedule"]["policies"]["overlapPolicy"] == "SCHEDULE_OVERLAP_POLICY_SKIP"
+    assert len(described["info"]["futureActionTimes"]) == 10
+
+    paused = await http_client.post(f"{path}/patch", json={"patch": {"pause": "from the UI"}})
+    assert paused.status_code == 200, paused.text
+
+    async def listed_info() -> dict[str, Any]:
+        listed = (await http_client.get(f"{NS}/schedules")).json()["schedules"]
+        return next((s["info"] for s in listed if s["scheduleId"] == schedule_id), {})
+
+    async with asyncio.timeout(30):  # the reference's list follows changes a little later
+        while not (info := await listed_info()).get("paused"):
+            await asyncio.sleep(0.1)
+    assert info["notes"] == "from the UI"
+
+    assert (await http_client.delete(path)).status_code == 200
+    assert (await http_client.get(path)).status_code == 404

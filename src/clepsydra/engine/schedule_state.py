@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from temporalio.api.common.v1 import Payloads, WorkflowExecution
-from temporalio.api.enums.v1 import ScheduleOverlapPolicy
+from temporalio.api.enums.v1 import ScheduleOverlapPolicy, WorkflowExecutionStatus
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.schedule.v1 import BackfillRequest, Schedule, ScheduleInfo
 
@@ -30,6 +30,10 @@ class PendingStart:
     workflow_id: str
     request_id: str
     tracked: bool  # counted as the running workflow (allow-all starts are not)
+    # Set if the workflow closed before its start was recorded (it can be that quick).
+    closed_status: WorkflowExecutionStatus.ValueType = (
+        WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED
+    )
 
 
 @dataclass

@@ -192,16 +192,17 @@ def start_recorded(m: Mutation, sequence: int, run_id: str, started: bool) -> No
         return
     m.touch()
     if started:
+        closed = pending.closed_status
         result = ScheduleActionResult(
             schedule_time=codec.timestamp(pending.start.actual_time),
             actual_time=codec.timestamp(m.now),
             start_workflow_result=WorkflowExecution(workflow_id=pending.workflow_id, run_id=run_id),
-            start_workflow_status=Status.WORKFLOW_EXECUTION_STATUS_RUNNING,
+            start_workflow_status=closed or Status.WORKFLOW_EXECUTION_STATUS_RUNNING,
         )
         s.info.action_count += 1
         s.info.recent_actions.append(result)
         del s.info.recent_actions[:-RECENT_ACTIONS]
-        if pending.tracked:
+        if pending.tracked and not closed:
             s.info.running_workflows.append(result.start_workflow_result)
     _advance(m)
 
@@ -224,32 +225,48 @@ def workflow_closed(
     if s is None or not m.state.running:
         return
     m.touch()
+    tracked = False
     running = s.info.running_workflows
     for i, execution in enumerate(running):
         if execution.workflow_id == workflow_id:
             del running[i]
+            tracked = True
             break
+    for pending in s.starts.values():  # closed before its start was even recorded
+        if pending.workflow_id == workflow_id:
+            pending.closed_status = status
+            tracked = pending.tracked
     if workflow_id in s.stopping:
         s.stopping.remove(workflow_id)
     for action in s.info.recent_actions:
         if action.start_workflow_result.workflow_id == workflow_id:
             action.start_workflow_status = status
-    paused = s.schedule.state
-    if s.schedule.policies.pause_on_failure and status in _FAILED and not paused.paused:
-        paused.paused = True
+    if tracked:  # allow-all runs take no part in pause-on-failure and the chain of results
+        _take_outcome(s, workflow_id, status, result, failure)
+    _advance(m)
+
+
+def _take_outcome(
+    s: ScheduleState,
+    workflow_id: str,
+    status: Status.ValueType,
+    result: Payloads | None,
+    failure: Failure | None,
+) -> None:
+    state = s.schedule.state
+    if s.schedule.policies.pause_on_failure and status in _FAILED and not state.paused:
+        state.paused = True
         if status == Status.WORKFLOW_EXECUTION_STATUS_FAILED:
-            paused.notes = (
-                f"paused due to workflow failure: {workflow_id}: {failure.message if failure else ''}"
-            )
+            message = failure.message if failure is not None else ""
+            state.notes = f"paused due to workflow failure: {workflow_id}: {message}"
         else:
-            paused.notes = f"paused due to workflow timeout: {workflow_id}"
+            state.notes = f"paused due to workflow timeout: {workflow_id}"
         s.conflict_token += 1
     if result is not None:
         s.last_completion_result = result
         s.continued_failure = None
     elif failure is not None:
         s.continued_failure = failure
-    _advance(m)
 
 
 def _patch(m: Mutation, s: ScheduleState, request: SchedulePatch) -> None:
