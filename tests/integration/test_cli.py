@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from temporalio.api.workflowservice.v1 import CreateScheduleRequest, DescribeNamespaceRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, PauseActivityRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -42,9 +42,9 @@ async def test_start_dev_serves_extra_namespaces_and_stops_on_sigterm(tmp_path: 
 @clepsydra_only
 async def test_rpcs_not_built_yet_say_which(client: Client) -> None:
     with pytest.raises(RPCError) as error:
-        await client.workflow_service.create_schedule(CreateScheduleRequest(namespace="default"))
+        await client.workflow_service.pause_activity(PauseActivityRequest(namespace="default"))
     assert error.value.status == RPCStatusCode.UNIMPLEMENTED
-    assert "CreateSchedule" in error.value.message
+    assert "PauseActivity" in error.value.message
 
 
 @clepsydra_only

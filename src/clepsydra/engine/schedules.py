@@ -24,12 +24,10 @@ way for buffered starts and feeds pause-on-failure and the last completion resul
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.common.v1 import (
     Memo,
-    Payload,
     Payloads,
     SearchAttributes,
     WorkflowExecution,
@@ -47,9 +45,7 @@ from temporalio.api.schedule.v1 import (
     Schedule,
     ScheduleActionResult,
     ScheduleInfo,
-    ScheduleListInfo,
     SchedulePatch,
-    ScheduleSpec,
 )
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import StartWorkflowExecutionRequest
@@ -59,9 +55,17 @@ from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.schedule_buffer import process_buffer
 from clepsydra.engine.schedule_spec import CompiledSpec, compile_spec
 from clepsydra.engine.schedule_state import BufferedStart, PendingStart, PendingStop, ScheduleState
+from clepsydra.engine.schedule_views import (
+    MEMO_INFO,
+    PAUSED_ATTRIBUTE,
+    compiled,
+    json_payload,
+    next_time,
+    refresh_list_view,
+    schedule_of,
+)
 from clepsydra.engine.state import ExecutionState
 from clepsydra.engine.tasks import TimerKind, TimerTask, TransferKind, TransferTask
-from clepsydra.errors import InvalidArgument, NotFound
 
 Policy = ScheduleOverlapPolicy
 Status = WorkflowExecutionStatus
@@ -69,14 +73,10 @@ PREFIX = "temporal-sys-scheduler:"
 WORKFLOW_TYPE = "temporal-sys-scheduler-workflow"
 TASK_QUEUE = "temporal-sys-per-ns-tq"
 DIVISION = "TemporalScheduler"
-MEMO_INFO = "ScheduleInfo"
-PAUSED_ATTRIBUTE = "TemporalSchedulePaused"
 DIVISION_ATTRIBUTE = "TemporalNamespaceDivision"
 DEFAULT_CATCHUP_WINDOW = timedelta(days=365)
 MIN_CATCHUP_WINDOW = timedelta(seconds=10)
 RECENT_ACTIONS = 10
-FUTURE_ACTIONS = 10
-LIST_ACTIONS = 5  # recent and future actions in the list view
 MAX_BUFFER = 1000
 BACKFILLS_PER_CHANGE = 10
 BACKFILL_PAUSE = timedelta(seconds=1)
@@ -85,13 +85,6 @@ _FAILED = (Status.WORKFLOW_EXECUTION_STATUS_FAILED, Status.WORKFLOW_EXECUTION_ST
 
 def workflow_id_of(schedule_id: str) -> str:
     return PREFIX + schedule_id
-
-
-def schedule_of(state: ExecutionState) -> ScheduleState:
-    """The schedule an execution runs; NotFound if it runs none (or no longer)."""
-    if state.schedule is None or not state.running:
-        raise NotFound(f"workflow not found for ID: {state.workflow_id}")
-    return state.schedule
 
 
 # -- creating and changing a schedule ---------------------------------------------------------
@@ -123,7 +116,7 @@ def create(
         attempt=1,
     )
     attributes.search_attributes.indexed_fields[DIVISION_ATTRIBUTE].CopyFrom(
-        _json(f'"{DIVISION}"', "Keyword")
+        json_payload(f'"{DIVISION}"', "Keyword")
     )
     attributes.workflow_id = workflow_id_of(schedule_id)
     state = start.new_execution(namespace_id, namespace, attributes, run_id, run_id, now, request_id)
@@ -304,13 +297,13 @@ def _advance(m: Mutation) -> None:
     s = state.schedule
     assert s is not None
     m.touch()
-    spec = _compiled(state)
+    spec = compiled(state)
     if spec is not None:
         _take_times(m, s, spec)
         _take_backfills(m, s, spec)
     while _start_buffered(m, s):
         pass
-    _refresh_list_view(m, s, spec)
+    refresh_list_view(m, s)
     _set_wake_up(m, s, spec)
 
 
@@ -322,7 +315,7 @@ def _take_times(m: Mutation, s: ScheduleState, spec: CompiledSpec) -> None:
     catchup = _catchup_window(s)
     updated = s.info.update_time.ToDatetime(UTC) if s.info.HasField("update_time") else None
     after = s.last_processed_time
-    while (due := spec.next_time(after, _seed(m.state))) is not None and due.actual <= m.now:
+    while (due := next_time(m.state, spec, after)) is not None and due.actual <= m.now:
         after = due.actual
         if updated is not None and due.actual < updated:
             continue  # from before the last update, which starts afresh
@@ -340,7 +333,7 @@ def _take_backfills(m: Mutation, s: ScheduleState, spec: CompiledSpec) -> None:
         after = backfill.start_time.ToDatetime(UTC)
         end = backfill.end_time.ToDatetime(UTC)
         done = True
-        while (due := spec.next_time(after, _seed(m.state))) is not None and due.actual <= end:
+        while (due := next_time(m.state, spec, after)) is not None and due.actual <= end:
             if budget == 0:
                 done = False
                 break
@@ -434,9 +427,9 @@ def start_request(state: ExecutionState, sequence: int) -> StartWorkflowExecutio
         request.retry_policy.CopyFrom(new.retry_policy)
     fields = request.search_attributes.indexed_fields
     fields["TemporalScheduledStartTime"].CopyFrom(
-        _json(f'"{_rfc3339(pending.start.nominal_time)}"', "Datetime")
+        json_payload(f'"{_rfc3339(pending.start.nominal_time)}"', "Datetime")
     )
-    fields["TemporalScheduledById"].CopyFrom(_json(f'"{s.schedule_id}"', "Keyword"))
+    fields["TemporalScheduledById"].CopyFrom(json_payload(f'"{s.schedule_id}"', "Keyword"))
     if not allow_all:  # allow-all runs take no part in the chain of results
         if s.last_completion_result is not None:
             request.last_completion_result.CopyFrom(s.last_completion_result)
@@ -450,70 +443,13 @@ def stop_request(state: ExecutionState, sequence: int) -> PendingStop | None:
     return s.stops.get(sequence) if s is not None and state.running else None
 
 
-# -- what describe and list show ----------------------------------------------------------------
-
-
-def future_action_times(state: ExecutionState, count: int) -> list[datetime]:
-    s = state.schedule
-    spec = _compiled(state)
-    if s is None or spec is None:
-        return []
-    if s.schedule.state.limited_actions:
-        count = min(count, s.schedule.state.remaining_actions)
-    updated = s.info.update_time.ToDatetime(UTC) if s.info.HasField("update_time") else None
-    times: list[datetime] = []
-    after = s.last_processed_time
-    while len(times) < count and (due := spec.next_time(after, _seed(state))) is not None:
-        after = due.actual
-        if updated is None or due.actual >= updated:
-            times.append(due.actual)
-    return times
-
-
-def describe_info(state: ExecutionState) -> ScheduleInfo:
-    s = schedule_of(state)
-    info = ScheduleInfo()
-    info.CopyFrom(s.info)
-    info.buffer_size = len(s.buffer)
-    info.future_action_times.extend(codec.timestamp(t) for t in future_action_times(state, FUTURE_ACTIONS))
-    return info
-
-
-def list_info(state: ExecutionState) -> ScheduleListInfo:
-    s = schedule_of(state)
-    spec = ScheduleSpec()
-    spec.CopyFrom(s.schedule.spec)
-    spec.ClearField("timezone_data")  # large, and of no use to a list
-    return ScheduleListInfo(
-        spec=spec,
-        workflow_type=s.schedule.action.start_workflow.workflow_type,
-        notes=s.schedule.state.notes,
-        paused=s.schedule.state.paused,
-        recent_actions=list(s.info.recent_actions)[-LIST_ACTIONS:],
-        future_action_times=[codec.timestamp(t) for t in future_action_times(state, LIST_ACTIONS)],
-    )
-
-
-def _refresh_list_view(m: Mutation, s: ScheduleState, spec: CompiledSpec | None) -> None:
-    """The memo and search attribute that ListSchedules shows, rewritten when they change."""
-    state = m.state
-    view = _payload(list_info(state).SerializeToString())
-    if state.memo.fields.get(MEMO_INFO) != view:
-        state.memo.fields[MEMO_INFO].CopyFrom(view)
-        m.visibility_changed = True
-    paused = _json("true" if s.schedule.state.paused else "false", "Bool")
-    if state.search_attributes.indexed_fields.get(PAUSED_ATTRIBUTE) != paused:
-        state.search_attributes.indexed_fields[PAUSED_ATTRIBUTE].CopyFrom(paused)
-        m.visibility_changed = True
-
-
 def _set_wake_up(m: Mutation, s: ScheduleState, spec: CompiledSpec | None) -> None:
     """One timer in force: at the next time the spec gives (or soon, for backfills left)."""
     wake: datetime | None = None
     if s.backfills:
         wake = m.now + BACKFILL_PAUSE
     elif spec is not None and _can_act(s, manual=False):
-        due = spec.next_time(s.last_processed_time, _seed(m.state))
+        due = next_time(m.state, spec, s.last_processed_time)
         wake = due.actual if due is not None else None
     if wake == s.wake_time:
         return
@@ -537,29 +473,6 @@ def _with_defaults(schedule: Schedule) -> Schedule:
     window = DEFAULT_CATCHUP_WINDOW if window is None else max(window, MIN_CATCHUP_WINDOW)
     policies.catchup_window.CopyFrom(_duration(window))
     return out
-
-
-def _compiled(state: ExecutionState) -> CompiledSpec | None:
-    s = state.schedule
-    if s is None:
-        return None
-    try:
-        return _compile(s.schedule.spec.SerializeToString())
-    except InvalidArgument as error:
-        s.info.invalid_schedule_error = error.message
-        return None
-
-
-@lru_cache(maxsize=1024)
-def _compile(spec: bytes) -> CompiledSpec:
-    """Compiled once per spec: a schedule's every change looks at its times."""
-    return compile_spec(ScheduleSpec.FromString(spec))
-
-
-def _seed(state: ExecutionState) -> str:
-    """What makes a schedule's jitter its own, as on the reference."""
-    s = state.schedule
-    return f"{state.namespace_id}-{s.schedule_id if s else ''}"
 
 
 def _can_act(s: ScheduleState, manual: bool, take: bool = False) -> bool:
@@ -595,14 +508,6 @@ def _duration(value: timedelta) -> Duration:
     d = Duration()
     d.FromTimedelta(value)
     return d
-
-
-def _json(data: str, type_name: str) -> Payload:
-    return Payload(metadata={"encoding": b"json/plain", "type": type_name.encode()}, data=data.encode())
-
-
-def _payload(data: bytes) -> Payload:
-    return Payload(metadata={"encoding": b"binary/plain"}, data=data)
 
 
 _SYSTEM_ATTRIBUTES = (DIVISION_ATTRIBUTE, PAUSED_ATTRIBUTE)

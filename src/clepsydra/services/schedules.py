@@ -23,7 +23,7 @@ from temporalio.api.workflowservice.v1 import (
 )
 
 from clepsydra.clock import Clock
-from clepsydra.engine import codec, schedules, workflow
+from clepsydra.engine import codec, schedule_views, schedules, workflow
 from clepsydra.engine.schedule_spec import compile_spec, matching_times
 from clepsydra.engine.state import ExecutionKey
 from clepsydra.errors import AlreadyExists, InvalidArgument
@@ -88,12 +88,12 @@ class Schedules:
 
     async def describe(self, namespace_id: str, schedule_id: str) -> DescribeScheduleResponse:
         async with self.core.read(await self._key(namespace_id, schedule_id)) as state:
-            s = schedules.schedule_of(state)
+            s = schedule_views.schedule_of(state)
             memo = _user_memo(state.memo)
             attributes = _user_attributes(state.search_attributes)
             return DescribeScheduleResponse(
                 schedule=s.schedule,
-                info=schedules.describe_info(state),
+                info=schedule_views.describe_info(state),
                 # Left out when empty, as on the reference.
                 memo=memo if memo.fields else None,
                 search_attributes=attributes if attributes.indexed_fields else None,
@@ -122,7 +122,7 @@ class Schedules:
         key = await self._key(namespace_id, schedule_id)
         async with self.core.locked(key.namespace_id, key.workflow_id):
             state = await self.core.latest(key)
-            schedules.schedule_of(state)
+            schedule_views.schedule_of(state)
             await self.core.update_locked(key, lambda m: workflow.terminate(m, DELETE_REASON, None, identity))
             await self.core.delete_run(key)
 
@@ -130,7 +130,7 @@ class Schedules:
         infos, next_token = await self.visibility.list(namespace, _divided(query), page_size, token)
         entries = []
         for info in infos:
-            view = info.memo.fields.get(schedules.MEMO_INFO)
+            view = info.memo.fields.get(schedule_views.MEMO_INFO)
             entries.append(
                 ScheduleListEntry(
                     schedule_id=info.execution.workflow_id.removeprefix(schedules.PREFIX),
@@ -150,7 +150,7 @@ class Schedules:
     ) -> ListScheduleMatchingTimesResponse:
         key = await self._key(namespace_id, request.schedule_id)
         async with self.core.read(key) as state:
-            s = schedules.schedule_of(state)
+            s = schedule_views.schedule_of(state)
             spec = compile_spec(s.schedule.spec)
             seed = f"{state.namespace_id}-{s.schedule_id}"
         start, end = request.start_time.ToDatetime(UTC), request.end_time.ToDatetime(UTC)
@@ -183,11 +183,11 @@ def _divided(query: str) -> str:
 
 
 def _user_memo(memo: Memo) -> Memo:
-    return Memo(fields={k: v for k, v in memo.fields.items() if k != schedules.MEMO_INFO})
+    return Memo(fields={k: v for k, v in memo.fields.items() if k != schedule_views.MEMO_INFO})
 
 
 def _user_attributes(attributes: SearchAttributes) -> SearchAttributes:
-    system = (schedules.DIVISION_ATTRIBUTE, schedules.PAUSED_ATTRIBUTE)
+    system = (schedules.DIVISION_ATTRIBUTE, schedule_views.PAUSED_ATTRIBUTE)
     return SearchAttributes(
         indexed_fields={k: v for k, v in attributes.indexed_fields.items() if k not in system}
     )
