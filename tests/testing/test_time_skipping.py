@@ -18,7 +18,13 @@ from temporalio.api.testservice.v1 import (
     SleepUntilRequest,
     UnlockTimeSkippingRequest,
 )
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import (
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleIntervalSpec,
+    ScheduleSpec,
+    WorkflowExecutionStatus,
+)
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
@@ -179,3 +185,23 @@ async def _wait_for_timer(handle) -> None:  # type: ignore[no-untyped-def]
     async for event in handle.fetch_history_events(wait_new_event=True):
         if event.HasField("timer_started_event_attributes"):
             return
+
+
+async def test_a_schedule_fires_on_skipped_time(env: TimeSkippingEnvironment, worker: Worker) -> None:
+    """A daily schedule runs twice when two days are skipped, and nothing waits in real time."""
+    handle = await env.client.create_schedule(
+        f"daily-{uuid.uuid4()}",
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                GreetingWorkflow.run, "schedule", id="greeting", task_queue=worker.task_queue
+            ),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=DAY)]),
+        ),
+    )
+    before = await env.get_current_time()
+    await env.sleep(2 * DAY + timedelta(hours=1))
+    described = await handle.describe()
+    assert described.info.num_actions == 2
+    assert await env.get_current_time() - before >= 2 * DAY
+    for action in described.info.recent_actions:
+        assert await env.client.get_workflow_handle(action.action.workflow_id).result() == "Hello, schedule!"

@@ -22,7 +22,10 @@ Executor = Callable[[ExecutionKey, TransferTask], Awaitable[None]]
 
 
 class TransferQueue:
-    def __init__(self) -> None:
+    def __init__(self, on_idle: Callable[[], None] | None = None) -> None:
+        """`on_idle`: called when the last transfer under way is done (time skipping waits
+        for that before it moves the clock)."""
+        self._on_idle = on_idle
         self._execute: Executor | None = None
         self._slots = asyncio.Semaphore(MAX_CONCURRENT)
         self._running: set[asyncio.Task[None]] = set()
@@ -51,7 +54,12 @@ class TransferQueue:
         self._known.add((key, task))
         running = asyncio.get_running_loop().create_task(self._run(key, task))
         self._running.add(running)
-        running.add_done_callback(self._running.discard)
+        running.add_done_callback(self._done)
+
+    def _done(self, running: asyncio.Task[None]) -> None:
+        self._running.discard(running)
+        if not self.busy and self._on_idle is not None:
+            self._on_idle()
 
     async def _run(self, key: ExecutionKey, task: TransferTask) -> None:
         try:

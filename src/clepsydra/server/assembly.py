@@ -91,12 +91,14 @@ def assemble(
     (and where the others on a shared database reach it)."""
     skipping = isinstance(clock, SkippingClock)
     work = WorkTracker(clock) if isinstance(clock, SkippingClock) else None
+    # Time skipping waits for transfers too: it looks again when the last one is done.
+    idle = clock.changed if isinstance(clock, SkippingClock) else None
     matching = Matching()
     membership = _membership(store, address)
     ownership: Ownership = membership or SingleOwner()
     # A time-skipping server keeps every timer in memory, to see the next one to skip to.
     timers = TimerQueue(clock, None if skipping else WINDOW, work.timer_is_live if work else None)
-    transfers = TransferQueue()
+    transfers = TransferQueue(on_idle=idle)
     core = HistoryCore(store, clock, matching, timers, transfers, ownership)
 
     namespaces = Namespaces(store)
