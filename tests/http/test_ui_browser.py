@@ -17,7 +17,13 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleSpec,
+    WorkflowFailureError,
+)
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.worker import Worker
 
@@ -114,5 +120,30 @@ async def test_ui_lists_filters_and_opens_workflows(
         await page.get_by_role("tab", name="Event History").first.click()
         await shows(page, "Workflow Execution Completed")  # its event history
         await page.screenshot(path=screenshots / "4-completed-workflow.png", full_page=True)
+    finally:
+        await page.close()
+
+
+async def test_ui_lists_and_opens_schedules(
+    http_server: HttpServer, sdk_client: Client, browser: Any, screenshots: Path
+) -> None:
+    schedule_id = f"ui-schedule-{uuid.uuid4().hex[:8]}"
+    await sdk_client.create_schedule(
+        schedule_id,
+        Schedule(
+            action=ScheduleActionStartWorkflow(Greeting.run, "nightly", id="nightly", task_queue="ui-nobody"),
+            spec=ScheduleSpec(cron_expressions=["30 2 * * *"]),
+        ),
+    )
+    page = await browser.new_page(viewport={"width": 1400, "height": 900})
+    schedules = f"{http_server.ui_url}/namespaces/default/schedules"
+    try:
+        await page.goto(schedules)
+        await shows(page, schedule_id)
+        await page.screenshot(path=screenshots / "5-schedule-list.png")
+        await page.goto(f"{schedules}/{schedule_id}")
+        await shows(page, "Greeting")  # the workflow type it starts
+        await shows(page, "Upcoming Runs")
+        await page.screenshot(path=screenshots / "6-schedule.png", full_page=True)
     finally:
         await page.close()
