@@ -18,6 +18,7 @@ import asyncio
 import os
 import sys
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from temporalio.client import (
     Client,
@@ -83,23 +84,35 @@ def last_days(days: int, now: datetime | None = None) -> ScheduleBackfill:
     )
 
 
+def time_zone(name: str) -> str:
+    """A time zone name, checked: a run with a wrong one would fail every night."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(f"unknown time zone: {name!r}") from None
+    return name
+
+
 async def describe(handle: ScheduleHandle) -> None:
     desc = await handle.describe()
     schedule, info = desc.schedule, desc.info
+    zone = ZoneInfo(schedule.spec.time_zone_name or "UTC")
     when = ", ".join(cal.comment or f"hours {cal.hour}" for cal in schedule.spec.calendars)
-    print(f"Schedule {desc.id}: {when}, time zone {schedule.spec.time_zone_name or 'UTC'}")
+    print(f"Schedule {desc.id}: {when}, time zone {zone.key}")
     if isinstance(schedule.action, ScheduleActionStartWorkflow):
         print(f"  starts {schedule.action.workflow} on task queue {schedule.action.task_queue}")
     note = f" ({schedule.state.note})" if schedule.state.note else ""
     print(f"  {'paused' if schedule.state.paused else 'active'}{note}")
     print(f"  {info.num_actions} run(s) started, {info.num_actions_skipped_overlap} skipped")
     for running in info.running_actions:
-        print(f"  running: {running.workflow_id}")
+        if isinstance(running, ScheduleActionExecutionStartWorkflow):
+            print(f"  running: {running.workflow_id}")
     for recent in info.recent_actions[-5:]:
         if isinstance(recent.action, ScheduleActionExecutionStartWorkflow):
-            print(f"  recent:  {recent.scheduled_at:%Y-%m-%d %H:%M %Z}  {recent.action.workflow_id}")
+            scheduled_at = recent.scheduled_at.astimezone(zone)
+            print(f"  recent:  {scheduled_at:%Y-%m-%d %H:%M %Z}  {recent.action.workflow_id}")
     for upcoming in info.next_action_times[:3]:
-        print(f"  next:    {upcoming:%Y-%m-%d %H:%M %Z}")
+        print(f"  next:    {upcoming.astimezone(zone):%Y-%m-%d %H:%M %Z}")
 
 
 async def main() -> int:
@@ -110,7 +123,9 @@ async def main() -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("create", help="create the schedule")
-    p.add_argument("--time-zone", default="UTC", help="time zone of 02:00 and of the days (default UTC)")
+    p.add_argument(
+        "--time-zone", type=time_zone, default="UTC", help="time zone of 02:00 and of the days (default UTC)"
+    )
     p.add_argument("--paused", action="store_true", help="create it paused")
     p = commands.add_parser("backfill", help="run now what the schedule would have run in the last days")
     p.add_argument("--days", type=int, default=7, help="how many days back (default 7)")

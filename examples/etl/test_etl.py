@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio import activity
@@ -30,15 +31,17 @@ from temporalio.client import (
     ScheduleBackfill,
     ScheduleHandle,
     ScheduleOverlapPolicy,
+    WorkflowFailureError,
 )
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
-from pipeline import EtlInput, EtlResult, NightlyEtl, report_day
+from pipeline import EtlInput, EtlResult, NightlyEtl
 from schedule import nightly_schedule
 from seed import seed_orders
 from steps import EtlActivities, Progress
-from warehouse import SOURCE_SCHEMA, connect, day_bounds, report_rows
+from warehouse import SOURCE_SCHEMA, ReportRow, connect, day_bounds, report_day, report_rows
 
 BATCH_SIZE = 25  # 80 to 160 orders a day: 4 to 7 batches
 
@@ -50,9 +53,12 @@ def today() -> date:
 
 @pytest.fixture
 def steps(tmp_path: Path, today: date) -> EtlActivities:
-    """The activities, on a shop with three weeks of orders around today and an empty warehouse."""
+    """The activities, on a shop with orders from 20 days ago to 5 days ahead, and an empty warehouse.
+
+    Days ahead: on a time-skipping server, the nights to come are soon in the past.
+    """
     source = tmp_path / "etl-orders.db"
-    seed_orders(source, today - timedelta(days=20), today + timedelta(days=1), seed=7)
+    seed_orders(source, today - timedelta(days=20), today + timedelta(days=5), seed=7)
     return EtlActivities(source, tmp_path / "etl-warehouse.db", batch_size=BATCH_SIZE)
 
 
@@ -69,18 +75,20 @@ async def etl_worker(client: Client, task_queue: str, steps: EtlActivities) -> A
             yield worker
 
 
-def expected_report(steps: EtlActivities, day: date, time_zone: str = "UTC") -> list[tuple]:
+def expected_report(steps: EtlActivities, day: date, time_zone: str = "UTC") -> list[ReportRow]:
     """The report of `day`, straight from the orders with one SQL query."""
     start, end = day_bounds(day, time_zone)
     db = connect(steps.source, SOURCE_SCHEMA)
     try:
-        return db.execute(
+        rows: list[ReportRow] = db.execute(
             "SELECT ?, product, COUNT(*), SUM(quantity), SUM(quantity * unit_price_cents) FROM orders"
             " WHERE created_at >= ? AND created_at < ? GROUP BY product ORDER BY product",
             (day.isoformat(), start, end),
         ).fetchall()
     finally:
         db.close()
+    assert rows, f"no orders on {day}: the test would prove nothing"
+    return rows
 
 
 async def run_day(client: Client, task_queue: str, params: EtlInput) -> EtlResult:
@@ -130,24 +138,38 @@ async def test_a_run_started_by_hand_reports_on_yesterday_in_its_time_zone(
             task_queue=clepsydra_task_queue,
         )
         result = await handle.result()
-        started = (await handle.describe()).start_time
+        history = await handle.fetch_history()
 
-    day = report_day(started, zone)
+    # What `workflow.now()` read: the time its first workflow task started.
+    first_task = next(e for e in history.events if e.HasField("workflow_task_started_event_attributes"))
+    day = report_day(first_task.event_time.ToDatetime(UTC), zone)
     assert result.day == day.isoformat()
     assert report_rows(steps.warehouse) == expected_report(steps, day, zone)
+
+
+async def test_an_unknown_time_zone_fails_the_run(
+    clepsydra_client: Client, clepsydra_task_queue: str, steps: EtlActivities
+) -> None:
+    async with etl_worker(clepsydra_client, clepsydra_task_queue, steps):
+        with pytest.raises(WorkflowFailureError) as failure:
+            await run_day(clepsydra_client, clepsydra_task_queue, EtlInput(time_zone="Mars/Olympus_Mons"))
+
+    assert isinstance(failure.value.cause, ApplicationError)
+    assert failure.value.cause.message == "unknown time zone 'Mars/Olympus_Mons'"
+    assert report_rows(steps.warehouse) == []
 
 
 def test_transform_resumes_from_its_last_heartbeat(steps: EtlActivities, today: date) -> None:
     day = (today - timedelta(days=2)).isoformat()
     steps.extract(day, "UTC")
-    heartbeats: list[dict] = []
+    heartbeats: list[dict[str, Any]] = []
     env = ActivityEnvironment()
     env.on_heartbeat = lambda *details: heartbeats.append(details[0])
     whole = env.run(steps.transform, day)
 
     # A second attempt, told by the server how far the first one got after two batches.
     after_two = heartbeats[1]
-    resumed: list[dict] = []
+    resumed: list[dict[str, Any]] = []
     env = ActivityEnvironment()
     env.info = dataclasses.replace(env.info, heartbeat_details=[after_two], attempt=2)
     env.on_heartbeat = lambda *details: resumed.append(details[0])
@@ -200,9 +222,10 @@ async def finished_runs(client: Client, handle: ScheduleHandle, count: int) -> l
         while True:
             info = (await handle.describe()).info
             for running in info.running_actions:
+                assert isinstance(running, ScheduleActionExecutionStartWorkflow)
                 await client.get_workflow_handle(running.workflow_id).result()
             if info.num_actions >= count and not info.running_actions:
-                return info.recent_actions
+                return list(info.recent_actions)
             await asyncio.sleep(0.1)
 
 
@@ -266,3 +289,27 @@ async def test_the_schedule_fires_by_itself_at_2am(
     assert [run.scheduled_at for run in runs] == [next_run]
     assert [result.day for result in results] == [day.isoformat()]
     assert report_rows(steps.warehouse) == expected_report(steps, day)
+
+
+async def test_a_paused_schedule_starts_nothing_until_unpaused(
+    clepsydra_time_skipping_env: WorkflowEnvironment, clepsydra_task_queue: str, steps: EtlActivities
+) -> None:
+    env = clepsydra_time_skipping_env
+    async with etl_worker(env.client, clepsydra_task_queue, steps):
+        handle = await env.client.create_schedule(
+            "nightly-etl",
+            nightly_schedule(task_queue=clepsydra_task_queue, workflow_id="nightly-etl", paused=True),
+        )
+        await env.sleep(timedelta(days=2))
+        assert (await handle.describe()).info.num_actions == 0
+
+        await handle.unpause(note="source migrated")
+        unpaused = await handle.describe()
+        next_run = unpaused.info.next_action_times[0]
+        await env.sleep(timedelta(days=1))
+        runs = await finished_runs(env.client, handle, 1)
+
+    assert (unpaused.schedule.state.paused, unpaused.schedule.state.note) == (False, "source migrated")
+    # The nights it slept through while paused are not made up for: only the next one runs.
+    assert [run.scheduled_at for run in runs] == [next_run]
+    assert report_rows(steps.warehouse) == expected_report(steps, report_day(next_run, "UTC"))

@@ -63,6 +63,10 @@ class ProductRevenue:
     revenue_cents: int
 
 
+ReportRow = tuple[str, str, int, int, int]
+"""A row of `daily_revenue`: day, product, orders, units, revenue in cents."""
+
+
 def default_source_path() -> Path:
     return Path(os.environ.get("ETL_SOURCE", DEFAULT_SOURCE))
 
@@ -94,8 +98,13 @@ def day_bounds(day: date, time_zone: str) -> tuple[str, str]:
     return utc_text(start), utc_text(end)
 
 
-def report_rows(warehouse: Path | str, day: str | None = None) -> list[tuple[str, str, int, int, int]]:
-    """The report: (day, product, orders, units, revenue in cents), of one day or of all."""
+def report_day(nominal_time: datetime, time_zone: str) -> date:
+    """The day a run at `nominal_time` reports on: the day before, in `time_zone`."""
+    return nominal_time.astimezone(ZoneInfo(time_zone)).date() - timedelta(days=1)
+
+
+def report_rows(warehouse: Path | str, day: str | None = None) -> list[ReportRow]:
+    """The report, of one day or of every day, in order."""
     db = connect(warehouse, WAREHOUSE_SCHEMA)
     try:
         query = "SELECT day, product, orders, units, revenue_cents FROM daily_revenue"

@@ -23,6 +23,7 @@ from temporalio.client import (
     ScheduleActionStartWorkflow,
     ScheduleIntervalSpec,
     ScheduleSpec,
+    ScheduleState,
     WorkflowExecutionStatus,
 )
 from temporalio.service import RPCError, RPCStatusCode
@@ -205,3 +206,23 @@ async def test_a_schedule_fires_on_skipped_time(env: TimeSkippingEnvironment, wo
     assert await env.get_current_time() - before >= 2 * DAY
     for action in described.info.recent_actions:
         assert await env.client.get_workflow_handle(action.action.workflow_id).result() == "Hello, schedule!"
+
+
+async def test_times_that_pass_while_paused_are_not_caught_up(
+    env: TimeSkippingEnvironment, worker: Worker
+) -> None:
+    handle = await env.client.create_schedule(
+        f"paused-{uuid.uuid4()}",
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                GreetingWorkflow.run, "paused", id="greeting", task_queue=worker.task_queue
+            ),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=DAY)]),
+            state=ScheduleState(paused=True),
+        ),
+    )
+    await env.sleep(2 * DAY)
+    assert (await handle.describe()).info.num_actions == 0
+    await handle.unpause()
+    await env.sleep(DAY)
+    assert (await handle.describe()).info.num_actions == 1  # the next day's, not the three missed

@@ -134,6 +134,7 @@ def create(
 
 def patch(m: Mutation, request: SchedulePatch) -> None:
     s = schedule_of(m.state)
+    _elapse(m, s)
     _patch(m, s, request)
     _advance(m)
 
@@ -150,6 +151,7 @@ def update(
     s = schedule_of(m.state)
     if conflict_token and conflict_token != s.conflict_token:
         return
+    _elapse(m, s)
     s.schedule = _with_defaults(schedule)
     s.info.update_time.CopyFrom(codec.timestamp(m.now))
     s.info.invalid_schedule_error = ""
@@ -305,6 +307,14 @@ def _advance(m: Mutation) -> None:
         pass
     refresh_list_view(m, s)
     _set_wake_up(m, s, spec)
+
+
+def _elapse(m: Mutation, s: ScheduleState) -> None:
+    """Before a change, the time that passed is taken under the settings it passed under (as
+    the reference does): times that came due while paused stay skipped after an unpause."""
+    spec = compiled(m.state)
+    if spec is not None:
+        _take_times(m, s, spec)
 
 
 def _take_times(m: Mutation, s: ScheduleState, spec: CompiledSpec) -> None:
