@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio import workflow
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import CountSchedulesRequest, ListScheduleMatchingTimesRequest
 from temporalio.client import (
     Client,
@@ -27,7 +29,7 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
@@ -345,3 +347,44 @@ async def test_matching_times_follow_the_spec(client: Client, task_queue: str) -
     assert [t.ToDatetime(UTC) for t in response.start_time] == [
         start + timedelta(minutes=m) for m in (10, 20, 30)
     ]
+
+
+async def test_a_schedules_search_attributes_are_shown_updated_and_queried(
+    client: Client, task_queue: str
+) -> None:
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={"ScheduleOwner": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD},
+        )
+    )
+    owner = SearchAttributeKey.for_keyword("ScheduleOwner")
+    schedule_id = f"owned-{uuid.uuid4()}"
+    handle = await client.create_schedule(
+        schedule_id,
+        Schedule(
+            action=ScheduleActionStartWorkflow("Report", "x", id=f"{schedule_id}-wf", task_queue=task_queue),
+            spec=far_interval(),
+        ),
+        search_attributes=TypedSearchAttributes([SearchAttributePair(owner, "finance")]),
+    )
+    assert (await handle.describe()).typed_search_attributes.get(owner) == "finance"
+
+    def hand_over(update: ScheduleUpdateInput) -> ScheduleUpdate:
+        return ScheduleUpdate(
+            update.description.schedule,
+            search_attributes=TypedSearchAttributes([SearchAttributePair(owner, "ops")]),
+        )
+
+    await handle.update(hand_over)
+
+    async def handed_over() -> bool:  # the reference applies an update a moment later
+        return (await handle.describe()).typed_search_attributes.get(owner) == "ops"
+
+    await eventually(handed_over, "the new owner")
+
+    async def found_by_owner() -> bool:
+        return [s.id async for s in await client.list_schedules("ScheduleOwner = 'ops'")] == [schedule_id]
+
+    await eventually(found_by_owner, "the schedule by its new owner")
+    await handle.delete()
