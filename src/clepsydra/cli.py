@@ -14,7 +14,9 @@ import asyncio
 import json
 import logging
 import signal
+import sqlite3
 import sys
+from pathlib import Path
 
 import click
 
@@ -25,6 +27,7 @@ from clepsydra.server.app import Server, ServerConfig
 from clepsydra.server.frontends import WebConfig, start_dev_config
 from clepsydra.store import factory
 from clepsydra.store.postgres_schema import DEFAULT_SHARDS, SchemaAhead, SchemaBehind, ShardCountFixed
+from clepsydra.store.sqlite import ForeignDatabase
 
 log = logging.getLogger(__name__)
 # "fatal" is what the SDK passes for levels above error; "never" is the temporal CLI's "off".
@@ -211,8 +214,10 @@ def start_dev(
     )
     try:
         event_loop.run(_serve(Server(config)))
-    except OSError as error:  # a port that is taken
+    except ForeignDatabase as error:
         raise click.ClickException(str(error)) from None
+    except factory.errors() as error:  # a port that is taken, a file that cannot be the database
+        raise click.ClickException(_start_up_problem(error, db_filename)) from None
 
 
 @server.command("start")
@@ -428,6 +433,20 @@ def run_test_server(
         log.debug("argument %s ignored", arg)
     clock = SkippingClock(locked=not enable_time_skipping)
     event_loop.run(_serve(Server(ServerConfig(ip=ip, port=port), clock=clock), "test server"))
+
+
+def _start_up_problem(error: Exception, db_filename: str | None) -> str:
+    """What stopped the dev server, in the user's terms rather than SQLite's."""
+    if isinstance(error, OSError) or db_filename is None:
+        return str(error)
+    path = Path(db_filename)
+    if path.is_dir():
+        return f"--db-filename {db_filename} is a directory, not a database file"
+    if not path.parent.exists():
+        return f"--db-filename {db_filename}: the directory {path.parent} does not exist"
+    if isinstance(error, sqlite3.DatabaseError) and "not a database" in str(error):
+        return f"--db-filename {db_filename} is not a SQLite database"
+    return f"--db-filename {db_filename}: {error}"
 
 
 async def _serve(server: Server, what: str = "server") -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -60,3 +61,42 @@ async def test_the_official_cli_checks_health(server: ServerProcess) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "SERVING" in out.stdout
+
+
+def start_dev_fails(db_filename: Path) -> str:
+    """Start a dev server that cannot open its database: what it prints (and it must exit)."""
+    command = ["server", "start-dev", "--headless", "--port", "0", "--db-filename", str(db_filename)]
+    out = subprocess.run(
+        [sys.executable, "-m", "clepsydra", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    return out.stderr.strip()
+
+
+@clepsydra_only
+def test_start_dev_says_why_it_cannot_use_its_database_file(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-directory" / "x.db"
+    assert start_dev_fails(missing) == (
+        f"Error: --db-filename {missing}: the directory {missing.parent} does not exist"
+    )
+    assert start_dev_fails(tmp_path) == f"Error: --db-filename {tmp_path} is a directory, not a database file"
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database at all" * 100)
+    assert start_dev_fails(garbage) == f"Error: --db-filename {garbage} is not a SQLite database"
+
+
+@clepsydra_only
+def test_start_dev_leaves_another_programs_database_alone(tmp_path: Path) -> None:
+    other = tmp_path / "notes.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE notes (text TEXT)")
+    assert (
+        start_dev_fails(other) == f"Error: {other} is a SQLite database of another program, not Clepsydra's"
+    )
+    with sqlite3.connect(other) as conn:
+        assert [row[0] for row in conn.execute("SELECT name FROM sqlite_master")] == ["notes"]
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"

@@ -53,6 +53,10 @@ class _Deletion:
     task_key: str
 
 
+class ForeignDatabase(RuntimeError):
+    """The file is a SQLite database, but not one this server created."""
+
+
 class SqliteStore(SqliteVisibility, SqliteAdmin, SqliteBatch):
     shared = False  # one process per file
 
@@ -81,6 +85,11 @@ class SqliteStore(SqliteVisibility, SqliteAdmin, SqliteBatch):
 
     def _open(self) -> None:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "schema_version" not in tables and {t for t in tables if not t.startswith("sqlite_")}:
+            # Another program's database: changing it in any way (even its journal mode) is wrong.
+            conn.close()
+            raise ForeignDatabase(f"{self._path} is a SQLite database of another program, not Clepsydra's")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=5000")
