@@ -59,6 +59,13 @@ async def test_settings_and_single_page_fallback(fake_ui_server: Server) -> None
         assert (await ui.get("/api/v1/no/such/call")).json() == {"code": 5, "message": "Not Found"}
 
 
+async def test_the_ui_port_answers_health_checks(fake_ui_server: Server) -> None:
+    assert fake_ui_server.web.ui_url is not None
+    async with httpx.AsyncClient(base_url=fake_ui_server.web.ui_url) as ui:
+        response = await ui.get("/healthz")
+        assert (response.status_code, response.json()) == (200, {"status": "OK"})
+
+
 async def test_ui_api_has_no_payload_shorthand_and_needs_the_csrf_token(fake_ui_server: Server) -> None:
     assert fake_ui_server.web.ui_url is not None
     payload = {"metadata": {"encoding": "anNvbi9wbGFpbg=="}, "data": "Ingi"}  # json/plain "x"

@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, PauseActivityRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -100,3 +102,15 @@ def test_start_dev_leaves_another_programs_database_alone(tmp_path: Path) -> Non
     with sqlite3.connect(other) as conn:
         assert [row[0] for row in conn.execute("SELECT name FROM sqlite_master")] == ["notes"]
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+
+
+async def test_grpc_health_knows_both_services(server: ServerProcess) -> None:
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        check = health_pb2_grpc.HealthStub(channel).Check
+        for service in (
+            "",
+            "temporal.api.workflowservice.v1.WorkflowService",
+            "temporal.api.operatorservice.v1.OperatorService",
+        ):
+            answer = await check(health_pb2.HealthCheckRequest(service=service))
+            assert answer.status == health_pb2.HealthCheckResponse.SERVING

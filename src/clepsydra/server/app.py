@@ -16,7 +16,7 @@ from clepsydra.api.rpc_table import rpc_table
 from clepsydra.api.test_service import TEST_SERVICE, TestService
 from clepsydra.cleanup.retention import SWEEP_INTERVAL_SECONDS
 from clepsydra.clock import Clock, SkippingClock, SystemClock
-from clepsydra.server.assembly import SERVICES, WORKFLOW_SERVICE, Assembly, assemble
+from clepsydra.server.assembly import SERVICES, Assembly, assemble
 from clepsydra.server.frontends import WebConfig, WebFrontends
 from clepsydra.services.namespaces import DEFAULT_NAMESPACE, Namespaces
 from clepsydra.store import factory
@@ -171,6 +171,6 @@ class Server:
 
 async def _health_servicer() -> health.aio.HealthServicer:
     servicer = health.aio.HealthServicer()
-    for service in ("", WORKFLOW_SERVICE.full_name):
+    for service in ("", *(service.full_name for service in SERVICES)):
         await servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     return servicer

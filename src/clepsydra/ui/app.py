@@ -97,7 +97,9 @@ class UiApp:
         token = _cookie(scope, CSRF_COOKIE)
         send = self._with_headers(send, None if token else secrets.token_hex(16), scope["path"])
         path, method = scope["path"], scope["method"]
-        if path == "/api/v1/settings":
+        if path == "/healthz":  # for load balancers and probes, as the reference's UI server answers
+            await JSONResponse({"status": "OK"})(scope, receive, send)
+        elif path == "/api/v1/settings":
             await JSONResponse(self.settings)(scope, receive, send)
         elif path.startswith("/api/"):
             if method not in SAFE_METHODS and (not token or _header(scope, CSRF_HEADER.encode()) != token):
