@@ -16,6 +16,7 @@ import logging
 import signal
 import sqlite3
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -52,10 +53,13 @@ DYNAMIC_CONFIG_NOTES = {
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line, its time in ISO 8601 (UTC), as log shippers expect."""
+
     def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
         entry = {
             "level": record.levelname.lower(),
-            "ts": self.formatTime(record),
+            "ts": when.replace("+00:00", "Z"),
             "logger": record.name,
             "msg": record.getMessage(),
         }
