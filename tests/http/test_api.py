@@ -17,6 +17,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from clepsydra.server.health import WithHealth
 from tests.http.conftest import SEARCH_ATTRIBUTE
 from tests.server_process import use_reference
 
@@ -306,3 +307,23 @@ async def test_schedules_over_http_as_the_ui_uses_them(http_client: httpx.AsyncC
 
     assert (await http_client.delete(path)).status_code == 200
     assert (await http_client.get(path)).status_code == 404
+
+
+@pytest.mark.skipif(use_reference(), reason="the reference's HTTP port has no /health")
+async def test_health_answers_while_the_database_answers(http_client: httpx.AsyncClient) -> None:
+    response = await http_client.get("/health")
+    assert (response.status_code, response.json()) == (200, {"status": "SERVING"})
+
+
+async def test_health_is_503_when_the_database_fails() -> None:
+    async def unreachable() -> None:
+        raise OSError("connection refused")
+
+    async def api(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("/health is answered before the API")
+
+    transport = httpx.ASGITransport(app=WithHealth(api, unreachable))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/health")
+    assert response.status_code == 503
+    assert response.json() == {"status": "NOT_SERVING", "error": "connection refused"}

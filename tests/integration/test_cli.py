@@ -114,3 +114,13 @@ async def test_grpc_health_knows_both_services(server: ServerProcess) -> None:
         ):
             answer = await check(health_pb2.HealthCheckRequest(service=service))
             assert answer.status == health_pb2.HealthCheckResponse.SERVING
+
+
+@clepsydra_only
+def test_start_dev_refuses_a_file_marked_by_another_program(tmp_path: Path) -> None:
+    other = tmp_path / "marked.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("PRAGMA application_id = 1234")
+    assert (
+        start_dev_fails(other) == f"Error: {other} is a SQLite database of another program, not Clepsydra's"
+    )

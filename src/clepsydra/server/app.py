@@ -125,7 +125,9 @@ class Server:
         self._grpc.add_generic_rpc_handlers(handlers)
         health_pb2_grpc.add_HealthServicer_to_server(await _health_servicer(), self._grpc)
         await self._grpc.start()
-        await self.web.start(SERVICES, parts.tables)
+        await self.web.start(
+            SERVICES, parts.tables, health=lambda: self.store.get_namespace(DEFAULT_NAMESPACE)
+        )
 
     async def _lead(self) -> None:
         """Run the jobs that one process at a time runs, once this one is the one."""

@@ -14,6 +14,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from clepsydra.api.rpc_table import RpcTable
 from clepsydra.http import build_api
 from clepsydra.http.serve import HttpServer, bind
+from clepsydra.server.health import Check, WithHealth
 from clepsydra.ui import assets
 from clepsydra.ui.app import UiApp
 
@@ -57,11 +58,14 @@ class WebFrontends:
             log.info("port %d for the %s is taken; serving it on a free port instead", port, what)
             return bind(self.ip, 0)
 
-    async def start(self, services: Sequence[ServiceDescriptor], tables: Mapping[str, RpcTable]) -> None:
+    async def start(
+        self, services: Sequence[ServiceDescriptor], tables: Mapping[str, RpcTable], health: Check
+    ) -> None:
+        """`health`: what `GET /health` on the HTTP API port checks (raises if unhealthy)."""
         if self.config.http_port is not None:
             api = build_api(services, tables, shorthand=True)
             sock = self._bind(self.config.http_port, "HTTP API", self.config.http_fallback)
-            self.http = HttpServer(api, sock, on_stop=api.close)
+            self.http = HttpServer(WithHealth(api, health), sock, on_stop=api.close)
             await self.http.start()
         if self.config.ui_port is not None:
             try:

@@ -53,6 +53,10 @@ class _Deletion:
     task_key: str
 
 
+# Marks a SQLite file as Clepsydra's (the `application_id` in its header): "Clep".
+APPLICATION_ID = 0x436C6570
+
+
 class ForeignDatabase(RuntimeError):
     """The file is a SQLite database, but not one this server created."""
 
@@ -86,10 +90,15 @@ class SqliteStore(SqliteVisibility, SqliteAdmin, SqliteBatch):
     def _open(self) -> None:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if "schema_version" not in tables and {t for t in tables if not t.startswith("sqlite_")}:
+        application = conn.execute("PRAGMA application_id").fetchone()[0]
+        if application not in (0, APPLICATION_ID) or (
+            "schema_version" not in tables and {t for t in tables if not t.startswith("sqlite_")}
+        ):
             # Another program's database: changing it in any way (even its journal mode) is wrong.
             conn.close()
             raise ForeignDatabase(f"{self._path} is a SQLite database of another program, not Clepsydra's")
+        if application == 0:  # new, or made before files were marked
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=5000")
