@@ -5,7 +5,9 @@ file and check that nothing happened twice. A real system would keep this in a
 database with a unique key on (workflow id, step); here a file is enough.
 
 The path comes from the SIGNUP_LEDGER environment variable, or defaults to
-`signup-ledger.jsonl` in the working directory.
+`clepsydra-signup-ledger.jsonl` in the system's temporary directory (`/tmp` on
+Linux), so that the worker and the starter find the same file from any directory
+and running the example leaves nothing in the checkout.
 """
 
 from __future__ import annotations
@@ -13,15 +15,20 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-DEFAULT_LEDGER = "signup-ledger.jsonl"
+DEFAULT_LEDGER_NAME = "clepsydra-signup-ledger.jsonl"
 
 
 def default_ledger_path() -> Path:
-    return Path(os.environ.get("SIGNUP_LEDGER", DEFAULT_LEDGER))
+    """$SIGNUP_LEDGER, or clepsydra-signup-ledger.jsonl in the system's temporary directory."""
+    configured = os.environ.get("SIGNUP_LEDGER")
+    if configured:
+        return Path(configured)
+    return Path(tempfile.gettempdir()) / DEFAULT_LEDGER_NAME
 
 
 class Ledger:

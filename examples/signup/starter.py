@@ -7,8 +7,9 @@
 
 Every command takes --address (default localhost:7233) and --namespace (default
 "default"). `start` and `ledger` read the ledger file the worker writes (--ledger,
-default $SIGNUP_LEDGER or ./signup-ledger.jsonl): that file plays the part of the
-user's card statement, which is where a real user would see the deposit.
+default $SIGNUP_LEDGER or clepsydra-signup-ledger.jsonl in the system's temporary
+directory): that file plays the part of the user's card statement, which is where a
+real user would see the deposit.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ async def main() -> None:
     parser.add_argument(
         "--ledger",
         default=str(default_ledger_path()),
-        help="ledger file (default: $SIGNUP_LEDGER or ./signup-ledger.jsonl)",
+        help="ledger file (default: $SIGNUP_LEDGER or clepsydra-signup-ledger.jsonl in the temp directory)",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
