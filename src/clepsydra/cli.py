@@ -3,7 +3,7 @@
 `clepsydra server start-dev` takes every flag of `temporal server start-dev`, so that
 the SDK's `WorkflowEnvironment.start_local(dev_server_existing_path=...)` can run it;
 it serves the HTTP/JSON API and the web UI as the reference does; flags about things
-Clepsydra does not have (metrics, SQLite pragmas, ...) are accepted and ignored with a
+Clepsydra does not have (SQLite pragmas, ...) are accepted and ignored with a
 debug log line. `clepsydra-test-server PORT` takes what the SDK
 passes to Temporal's Java test server in `WorkflowEnvironment.start_time_skipping`.
 """
@@ -185,7 +185,9 @@ def server() -> None:
 @click.option("--ui-public-path", default=None, hidden=True)
 @click.option("--ui-disable-news-fetch", is_flag=True, hidden=True)
 @click.option("--http-port", type=int, default=None, help="HTTP/JSON API port. Default: 7243.")
-@click.option("--metrics-port", type=int, default=None, hidden=True)
+@click.option(
+    "--metrics-port", type=int, default=None, help="Serve Prometheus metrics on this port (off unless given)."
+)
 @click.option("--sqlite-pragma", multiple=True, hidden=True)
 @click.option("--log-config", is_flag=True, hidden=True)
 def start_dev(
@@ -203,6 +205,7 @@ def start_dev(
     ui_asset_path: str | None,
     ui_codec_endpoint: str | None,
     http_port: int | None,
+    metrics_port: int | None,
     **ignored: object,
 ) -> None:
     """Start a development server in the foreground, as `temporal server start-dev` does."""
@@ -211,7 +214,12 @@ def start_dev(
     _configure_logging(log_level.lower(), log_format.lower())
     _log_ignored(dynamic_config, ignored)
     config = ServerConfig(
-        ip=ip, port=port, db_filename=db_filename, namespaces=list(namespaces), search_attributes=attributes
+        ip=ip,
+        port=port,
+        db_filename=db_filename,
+        namespaces=list(namespaces),
+        search_attributes=attributes,
+        metrics_port=metrics_port,
     )
     config.web = start_dev_config(
         port, http_port, ui_port, headless, ui_assets or ui_asset_path, ui_codec_endpoint
@@ -289,6 +297,13 @@ def start_dev(
     help="Codec server the web UI decodes payloads with.",
 )
 @click.option(
+    "--metrics-port",
+    type=int,
+    envvar="CLEPSYDRA_METRICS_PORT",
+    show_envvar=True,
+    help="Serve Prometheus metrics at http://IP:PORT/metrics (off unless given).",
+)
+@click.option(
     "--advertise-address",
     envvar="CLEPSYDRA_ADVERTISE_ADDRESS",
     show_envvar=True,
@@ -337,6 +352,7 @@ def start(
     ui_port: int | None,
     ui_assets: str | None,
     ui_codec_endpoint: str | None,
+    metrics_port: int | None,
     advertise_address: str | None,
     namespace: tuple[str, ...],
     search_attribute: tuple[str, ...],
@@ -362,6 +378,7 @@ def start(
         search_attributes=attributes,
         web=WebConfig(http_port, ui_port, ui_assets, ui_codec_endpoint or ""),
         advertise_address=advertise_address,
+        metrics_port=metrics_port,
     )
     try:
         event_loop.run(_serve(Server(config)))
@@ -460,6 +477,8 @@ async def _serve(server: Server, what: str = "server") -> None:
     click.echo(f"Clepsydra {__version__} {what} serving gRPC on {server.address}; database: {where}")
     for line in server.web.banner_lines():
         click.echo(line)
+    if server.metrics_url is not None:
+        click.echo(f"Metrics:  {server.metrics_url}")
     sys.stdout.flush()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import socket
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -22,6 +23,9 @@ from clepsydra.services.namespaces import DEFAULT_NAMESPACE, Namespaces
 from clepsydra.store import factory
 from clepsydra.store.base import Store
 from clepsydra.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from clepsydra.server.metrics import Metrics
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 128 * 1024 * 1024
@@ -44,6 +48,8 @@ class ServerConfig:
     # host:port at which the other processes on a shared database reach this one; default
     # ip:port (or this host's name:port when serving on every interface).
     advertise_address: str | None = None
+    # Prometheus metrics at http://ip:metrics_port/metrics; off unless given (0: any free port).
+    metrics_port: int | None = None
 
 
 class Server:
@@ -64,6 +70,11 @@ class Server:
         self._store: Store | None = None
         self._parts: Assembly | None = None
         self._loops: list[asyncio.Task[None]] = []
+        self.metrics: Metrics | None = None
+        if config.metrics_port is not None:  # prometheus_client is not even imported otherwise
+            from clepsydra.server.metrics import Metrics
+
+            self.metrics = Metrics()
 
     @property
     def parts(self) -> Assembly:
@@ -100,7 +111,9 @@ class Server:
         else:  # the dev server's file, created or migrated at open
             self._store, kind = SqliteStore(self.config.db_filename), "sqlite"
         await self._store.open()
-        parts = self._parts = assemble(self._store, self.clock, address, kind, self._retention_interval)
+        parts = self._parts = assemble(
+            self._store, self.clock, address, kind, self._retention_interval, self.metrics
+        )
         for name in [DEFAULT_NAMESPACE, *self.config.namespaces]:  # as `temporal server start-dev` does
             await parts.namespaces.ensure(name)
             await parts.search_attributes.add_by_type_name(name, self.config.search_attributes)
@@ -114,20 +127,26 @@ class Server:
             asyncio.create_task(self._lead(), name="leader-jobs"),
             asyncio.create_task(parts.core.run_timers(), name="timers"),
         ]
-        handlers = [generic_handler(service, parts.tables[service.full_name]) for service in SERVICES]
+        recorder = self.metrics
+        handlers = [
+            generic_handler(service, parts.tables[service.full_name], recorder) for service in SERVICES
+        ]
         if isinstance(self.clock, SkippingClock):  # a time-skipping test server
             assert parts.work is not None
             self.clock.add_busy(parts.work.busy)
             # Until a transfer is done, the workflow it will wake looks idle: time must not move.
             self.clock.add_busy(lambda: parts.transfers.busy)
             test_service = rpc_table(TEST_SERVICE, [TestService(self.clock, parts.timers)])
-            handlers.append(generic_handler(TEST_SERVICE, test_service))
+            handlers.append(generic_handler(TEST_SERVICE, test_service, recorder))
         self._grpc.add_generic_rpc_handlers(handlers)
         health_pb2_grpc.add_HealthServicer_to_server(await _health_servicer(), self._grpc)
         await self._grpc.start()
         await self.web.start(
             SERVICES, parts.tables, health=lambda: self.store.get_namespace(DEFAULT_NAMESPACE)
         )
+        if self.metrics is not None:
+            assert self.config.metrics_port is not None
+            self.metrics.start(self.config.ip, self.config.metrics_port)
 
     async def _lead(self) -> None:
         """Run the jobs that one process at a time runs, once this one is the one."""
@@ -147,6 +166,13 @@ class Server:
     def address(self) -> str:
         return f"{self.config.ip}:{self.port}"
 
+    @property
+    def metrics_url(self) -> str | None:
+        """Where the metrics are served, once started (None when off)."""
+        if self.metrics is None or self.metrics.port is None:
+            return None
+        return f"http://{self.config.ip}:{self.metrics.port}/metrics"
+
     async def wait(self) -> None:
         assert self._grpc is not None
         await self._grpc.wait_for_termination()
@@ -156,6 +182,8 @@ class Server:
         if parts is not None:
             parts.matching.close()
         await self.web.stop()
+        if self.metrics is not None:
+            await self.metrics.stop()
         if self._grpc is not None:
             await self._grpc.stop(grace)
         for task in self._loops:

@@ -58,6 +58,7 @@ from clepsydra.services.workflows import Workflows
 from clepsydra.store.base import Store
 
 if TYPE_CHECKING:
+    from clepsydra.server.metrics import Metrics
     from clepsydra.store.postgres import PostgresStore
 
 WORKFLOW_SERVICE = workflow_service_pb2.DESCRIPTOR.services_by_name["WorkflowService"]
@@ -85,10 +86,16 @@ class Assembly:
 
 
 def assemble(
-    store: Store, clock: Clock, address: str, persistence_store: str, retention_interval: float
+    store: Store,
+    clock: Clock,
+    address: str,
+    persistence_store: str,
+    retention_interval: float,
+    metrics: Metrics | None = None,
 ) -> Assembly:
     """Every object of a server on an open `store`. `address`: where this process serves
-    (and where the others on a shared database reach it)."""
+    (and where the others on a shared database reach it). `metrics`: to count and time the
+    update path's writes, if the server has metrics."""
     skipping = isinstance(clock, SkippingClock)
     work = WorkTracker(clock) if isinstance(clock, SkippingClock) else None
     # Time skipping waits for transfers too: it looks again when the last one is done.
@@ -99,7 +106,8 @@ def assemble(
     # A time-skipping server keeps every timer in memory, to see the next one to skip to.
     timers = TimerQueue(clock, None if skipping else WINDOW, work.timer_is_live if work else None)
     transfers = TransferQueue(on_idle=idle)
-    core = HistoryCore(store, clock, matching, timers, transfers, ownership)
+    writes = store if metrics is None else metrics.timed_commits(store)
+    core = HistoryCore(writes, clock, matching, timers, transfers, ownership)
 
     namespaces = Namespaces(store)
     search_attributes = SearchAttributeRegistry(store, namespaces)

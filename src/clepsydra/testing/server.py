@@ -71,6 +71,7 @@ class InProcessServer:
 
     `search_attributes` (name → type name: "Keyword", "Int", ...) are registered in
     every namespace, as `temporal server start-dev --search-attribute` does.
+    `metrics_port` serves Prometheus metrics (0: any free port; see `metrics_url`).
 
     Use it as a context manager (`with` or `async with`), or call `start()` and `stop()`.
     """
@@ -86,6 +87,7 @@ class InProcessServer:
         db_filename: str | None = None,
         ip: str = "127.0.0.1",
         port: int = 0,
+        metrics_port: int | None = None,
     ) -> None:
         self.time_skipping = time_skipping
         self.clock: Clock = (
@@ -97,6 +99,7 @@ class InProcessServer:
             db_filename=db_filename,
             namespaces=list(namespaces),
             search_attributes=dict(search_attributes or {}),
+            metrics_port=metrics_port,
         )
         self.server: Server | None = None
 
@@ -106,6 +109,11 @@ class InProcessServer:
         if self.server is None:
             raise RuntimeError("the server is not started")
         return self.server.address
+
+    @property
+    def metrics_url(self) -> str | None:
+        """http://.../metrics, when started with a `metrics_port`."""
+        return None if self.server is None else self.server.metrics_url
 
     def start(self) -> InProcessServer:
         """Start serving; returns once the port is open."""

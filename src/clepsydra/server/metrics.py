@@ -1,0 +1,207 @@
+"""Prometheus metrics of one server process, served at http://IP:PORT/metrics when the server
+is given `--metrics-port` (off unless given).
+
+Named as the reference server names them, so that dashboards built on its metrics work here:
+
+- `service_requests`, `service_latency` (a histogram in seconds, the reference's buckets):
+  every gRPC call, by `operation` (the RPC's name), with `service_name="frontend"`;
+- `service_error_with_type`: every call answered with an error, by `operation` and
+  `error_type` (the reference's: `serviceerror_NotFound`, `serviceerror_NamespaceNotFound`,
+  ...), plus `status_code` (the gRPC status: `NOT_FOUND`, ...), which the reference lacks;
+- `service_errors`: the errors that are the server's failures rather than the caller's
+  (the reference's list: not INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, ...);
+- `persistence_requests`, `persistence_errors`, `persistence_latency`: the writes of the
+  update path, by `operation` (`CreateWorkflowExecution`, `UpdateWorkflowExecution`), with
+  `service_name="history"`.
+
+The reference's counters carry no `_total` suffix, which prometheus_client's counters always
+do; `ReferenceNames` exposes them under the reference's names, typed `untyped` (PromQL's
+`rate` and `increase` work on them all the same). Each server has a registry of its own, not
+prometheus_client's global one, so that several servers in one process do not clash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable
+from time import perf_counter
+from typing import Any, cast
+from wsgiref.simple_server import WSGIServer
+
+import grpc
+from google.protobuf.message import Message
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+from temporalio.api.enums.v1 import ResourceExhaustedScope
+from temporalio.api.errordetails.v1 import ResourceExhaustedFailure
+
+from clepsydra.store.base import ExecutionWrite, Store
+
+# The reference's histogram buckets, in seconds.
+LATENCY_BUCKETS = (
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000,
+)  # fmt: skip
+# Errors the reference does not count as the server's failures (`service_errors`).
+CALLER_ERRORS = frozenset(
+    {
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.OUT_OF_RANGE,
+        grpc.StatusCode.UNAUTHENTICATED,
+    }
+)
+# The reference's error type names that are not the gRPC code's name in CamelCase.
+ERROR_TYPES = {grpc.StatusCode.CANCELLED: "Canceled"}
+FRONTEND = "frontend"
+HISTORY = "history"
+
+
+class Metrics:
+    """The metrics of one server, and the HTTP server that exposes them."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        labels = ("service_name", "operation")
+        self._requests = Counter("service_requests", "RPCs served", labels, registry=self.registry)
+        self._errors_by_type = Counter(
+            "service_error_with_type",
+            "RPCs answered with an error",
+            (*labels, "error_type", "status_code"),
+            registry=self.registry,
+        )
+        self._failures = Counter(
+            "service_errors", "RPCs that failed on the server's side", labels, registry=self.registry
+        )
+        self._latency = Histogram(
+            "service_latency", "RPC latency", labels, buckets=LATENCY_BUCKETS, registry=self.registry
+        )
+        self._writes = Counter("persistence_requests", "store writes", labels, registry=self.registry)
+        self._write_errors = Counter(
+            "persistence_errors", "store writes that failed", labels, registry=self.registry
+        )
+        self._write_latency = Histogram(
+            "persistence_latency",
+            "store write latency",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        # operation → (its request counter, its latency histogram): no label lookup per call.
+        self._rpc: dict[str, tuple[Any, Any]] = {}
+        self._http: tuple[WSGIServer, threading.Thread] | None = None
+        self.port: int | None = None
+
+    def record(self, operation: str, seconds: float, code: grpc.StatusCode, detail: Message | None) -> None:
+        """An RPC was answered (the `api.grpc_handlers.RpcRecorder` of the gRPC handlers)."""
+        children = self._rpc.get(operation)
+        if children is None:
+            children = self._rpc[operation] = (
+                self._requests.labels(FRONTEND, operation),
+                self._latency.labels(FRONTEND, operation),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
+        if code is not grpc.StatusCode.OK:
+            self._errors_by_type.labels(FRONTEND, operation, error_type(code, detail), code.name).inc()
+            if not caller_error(code, detail):
+                self._failures.labels(FRONTEND, operation).inc()
+
+    def timed_commits(self, store: Store) -> Store:
+        """`store`, its commits counted and timed (for the update path)."""
+        return cast(Store, TimedCommits(store, self))  # a Store by delegation
+
+    def record_write(self, operation: str, seconds: float, failed: bool) -> None:
+        self._writes.labels(HISTORY, operation).inc()
+        self._write_latency.labels(HISTORY, operation).observe(seconds)
+        if failed:
+            self._write_errors.labels(HISTORY, operation).inc()
+
+    def start(self, ip: str, port: int) -> None:
+        """Serve /metrics on ip:port (0: any free port), from a thread of its own."""
+        exposed = CollectorRegistry(auto_describe=False)
+        exposed.register(ReferenceNames(self.registry))
+        try:
+            self._http = start_http_server(port, ip, registry=exposed)
+        except OSError as error:
+            raise OSError(f"cannot serve metrics on {ip}:{port}: {error.strerror}") from None
+        self.port = self._http[0].server_port
+
+    async def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._http is None:
+            return
+        server, thread = self._http
+        self._http = None
+        await asyncio.to_thread(_shut_down, server, thread)
+
+
+def _shut_down(server: WSGIServer, thread: threading.Thread) -> None:
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+class TimedCommits:
+    """A store whose commits are counted and timed; everything else goes to the store as is."""
+
+    def __init__(self, store: Store, metrics: Metrics) -> None:
+        self._store = store
+        self._metrics = metrics
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def commit(self, write: ExecutionWrite) -> None:
+        operation = "CreateWorkflowExecution" if write.expected_version == 0 else "UpdateWorkflowExecution"
+        started = perf_counter()
+        failed = True
+        try:
+            await self._store.commit(write)
+            failed = False
+        finally:
+            self._metrics.record_write(operation, perf_counter() - started, failed)
+
+
+def error_type(code: grpc.StatusCode, detail: Message | None) -> str:
+    """The reference's name of an error: its Go type, which its typed detail is named after
+    (NotFoundFailure: serviceerror_NotFound), or else its status code."""
+    if detail is not None:
+        name = detail.DESCRIPTOR.name.removesuffix("Failure")
+    else:
+        name = ERROR_TYPES.get(code) or "".join(word.capitalize() for word in code.name.split("_"))
+    return f"serviceerror_{name}"
+
+
+def caller_error(code: grpc.StatusCode, detail: Message | None) -> bool:
+    """Whether the reference counts the error as the caller's, not in `service_errors`."""
+    if code in CALLER_ERRORS:
+        return True
+    # A namespace's own limit, as opposed to the server's overload.
+    return isinstance(detail, ResourceExhaustedFailure) and detail.scope == (
+        ResourceExhaustedScope.RESOURCE_EXHAUSTED_SCOPE_NAMESPACE
+    )
+
+
+class ReferenceNames(Collector):
+    """The metrics of a registry under the reference's names: counters without the `_total`
+    suffix (typed untyped, as a counter must have it), and no `_created` series."""
+
+    def __init__(self, source: CollectorRegistry) -> None:
+        self._source = source
+
+    def collect(self) -> Iterable[Metric]:
+        for family in self._source.collect():
+            counter = family.type == "counter"
+            renamed = Metric(family.name, family.documentation, "unknown" if counter else family.type)
+            for sample in family.samples:
+                if sample.name.endswith("_created"):
+                    continue
+                name = family.name if counter else sample.name
+                renamed.add_sample(name, sample.labels, sample.value, sample.timestamp)
+            yield renamed
