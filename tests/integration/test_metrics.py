@@ -95,6 +95,7 @@ async def test_each_rpc_is_counted_and_timed_and_each_error_by_type_and_code(tmp
         assert missing.value.status == RPCStatusCode.NOT_FOUND
         with pytest.raises(WorkflowAlreadyStartedError):
             await client.start_workflow("Nothing", id="metrics-wf", task_queue="metrics-tq")
+        await client.get_workflow_handle("metrics-wf").terminate("enough")
         after = await scrape(url)
     finally:
         assert server.stop() == 0
@@ -102,7 +103,12 @@ async def test_each_rpc_is_counted_and_timed_and_each_error_by_type_and_code(tmp
     def delta(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
 
-    done = {"DescribeNamespace": 1, "StartWorkflowExecution": 2, "DescribeWorkflowExecution": 1}
+    done = {
+        "DescribeNamespace": 1,
+        "StartWorkflowExecution": 2,
+        "DescribeWorkflowExecution": 1,
+        "TerminateWorkflowExecution": 1,
+    }
     for operation, count in done.items():
         assert delta("service_requests", operation=operation) == count, operation
         assert delta("service_latency_count", operation=operation) == count, operation
@@ -123,6 +129,10 @@ async def test_each_rpc_is_counted_and_timed_and_each_error_by_type_and_code(tmp
     created = {"service_name": "history", "operation": "CreateWorkflowExecution"}
     assert delta("persistence_requests", **created) == 1
     assert delta("persistence_latency_count", **created) == 1
+
+    # The run that closed, by how it closed.
+    assert delta("workflow_terminate", service_name="history", namespace="default") == 1
+    assert total(after, "workflow_success") == 0
 
     banner = (tmp_path / "server.log").read_text().splitlines()
     assert f"Metrics:  {url}" in banner

@@ -115,6 +115,8 @@ def assemble(
     core.subscribe(updates)
     if work is not None:
         core.subscribe(work)
+    if metrics is not None:
+        core.subscribe(metrics)
     queries = Queries(core, matching, address)
     responses = TaskResponses(core, updates)
     workflows = Workflows(core, clock, search_attributes.validate, responses.started_workflow_task)

@@ -12,7 +12,10 @@ Named as the reference server names them, so that dashboards built on its metric
   (the reference's list: not INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, ...);
 - `persistence_requests`, `persistence_errors`, `persistence_latency`: the writes of the
   update path, by `operation` (`CreateWorkflowExecution`, `UpdateWorkflowExecution`), with
-  `service_name="history"`.
+  `service_name="history"`;
+- `workflow_success`, `workflow_failed`, `workflow_timeout`, `workflow_cancel`,
+  `workflow_terminate`, `workflow_continued_as_new`: runs that closed, by `namespace` (the
+  server hears of each close as a `CommitListener` of the update path).
 
 The reference's counters carry no `_total` suffix, which prometheus_client's counters always
 do; `ReferenceNames` exposes them under the reference's names, typed `untyped` (PromQL's
@@ -34,9 +37,11 @@ from google.protobuf.message import Message
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
-from temporalio.api.enums.v1 import ResourceExhaustedScope
+from temporalio.api.enums.v1 import ResourceExhaustedScope, WorkflowExecutionStatus
 from temporalio.api.errordetails.v1 import ResourceExhaustedFailure
 
+from clepsydra.engine.mutation import Mutation
+from clepsydra.engine.state import ExecutionState
 from clepsydra.store.base import ExecutionWrite, Store
 
 # The reference's histogram buckets, in seconds.
@@ -58,6 +63,16 @@ CALLER_ERRORS = frozenset(
 )
 # The reference's error type names that are not the gRPC code's name in CamelCase.
 ERROR_TYPES = {grpc.StatusCode.CANCELLED: "Canceled"}
+Status = WorkflowExecutionStatus
+# The closing status of a run → the reference's counter of such runs.
+CLOSE_METRICS = {
+    Status.WORKFLOW_EXECUTION_STATUS_COMPLETED: "workflow_success",
+    Status.WORKFLOW_EXECUTION_STATUS_FAILED: "workflow_failed",
+    Status.WORKFLOW_EXECUTION_STATUS_TIMED_OUT: "workflow_timeout",
+    Status.WORKFLOW_EXECUTION_STATUS_CANCELED: "workflow_cancel",
+    Status.WORKFLOW_EXECUTION_STATUS_TERMINATED: "workflow_terminate",
+    Status.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW: "workflow_continued_as_new",
+}
 FRONTEND = "frontend"
 HISTORY = "history"
 
@@ -92,6 +107,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self._closed = {
+            status: Counter(
+                name, f"workflow runs closed: {name}", ("service_name", "namespace"), registry=self.registry
+            )
+            for status, name in CLOSE_METRICS.items()
+        }
         # operation → (its request counter, its latency histogram): no label lookup per call.
         self._rpc: dict[str, tuple[Any, Any]] = {}
         self._http: tuple[WSGIServer, threading.Thread] | None = None
@@ -111,6 +132,17 @@ class Metrics:
             self._errors_by_type.labels(FRONTEND, operation, error_type(code, detail), code.name).inc()
             if not caller_error(code, detail):
                 self._failures.labels(FRONTEND, operation).inc()
+
+    # -- a CommitListener of the update path: runs that closed --------------------------------
+
+    def committed(self, m: Mutation) -> None:
+        if m.closed and m.state.schedule is None:
+            counter = self._closed.get(m.state.status)
+            if counter is not None:
+                counter.labels(HISTORY, m.state.namespace).inc()
+
+    def changed_elsewhere(self, state: ExecutionState) -> None:
+        """Counted by the process that made the change."""
 
     def timed_commits(self, store: Store) -> Store:
         """`store`, its commits counted and timed (for the update path)."""
