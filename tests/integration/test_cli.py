@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -124,3 +125,13 @@ def test_start_dev_refuses_a_file_marked_by_another_program(tmp_path: Path) -> N
     assert (
         start_dev_fails(other) == f"Error: {other} is a SQLite database of another program, not Clepsydra's"
     )
+
+
+@clepsydra_only
+async def test_with_json_logs_every_line_is_json_the_banner_too(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "json.db", tmp_path / "server.log", "--log-format", "json")
+    await server.start()
+    assert server.stop() == 0
+    lines = [json.loads(line) for line in (tmp_path / "server.log").read_text().splitlines() if line]
+    assert server.target in lines[0]["msg"]
+    assert all(line["ts"].endswith("Z") and line["level"] for line in lines)

@@ -12,7 +12,7 @@ import yaml
 
 from clepsydra.cli import main
 
-MANIFESTS = sorted((Path(__file__).parents[2] / "deploy" / "kubernetes").glob("*.yaml"))
+MANIFESTS = sorted((Path(__file__).parents[2] / "deploy" / "kubernetes").rglob("*.yaml"))
 
 
 def containers() -> list[tuple[str, dict[str, Any]]]:
@@ -20,7 +20,8 @@ def containers() -> list[tuple[str, dict[str, Any]]]:
     for path in MANIFESTS:
         for document in yaml.safe_load_all(path.read_text()):
             pod = document.get("spec", {}).get("template", {}).get("spec", {})
-            found.extend((path.name, container) for container in pod.get("containers", []))
+            for container in [*pod.get("initContainers", []), *pod.get("containers", [])]:
+                found.append((path.name, container))
     return found
 
 
@@ -36,7 +37,7 @@ def command_of(args: list[str]) -> tuple[click.Command, list[str]]:
 def test_every_manifest_parses() -> None:
     assert MANIFESTS, "no manifests found"
     kinds = {doc["kind"] for path in MANIFESTS for doc in yaml.safe_load_all(path.read_text())}
-    assert {"Deployment", "Job", "Service", "Secret"} <= kinds
+    assert {"Deployment", "Job", "Service", "Secret", "StatefulSet"} <= kinds
 
 
 @pytest.mark.parametrize(("manifest", "container"), containers(), ids=lambda value: str(value)[:40])
