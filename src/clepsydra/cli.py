@@ -225,7 +225,7 @@ def start_dev(
         port, http_port, ui_port, headless, ui_assets or ui_asset_path, ui_codec_endpoint
     )
     try:
-        event_loop.run(_serve(Server(config), json_logs=log_format.lower() == "json"))
+        event_loop.run(_serve(Server(config)))
     except ForeignDatabase as error:
         raise click.ClickException(str(error)) from None
     except factory.errors() as error:  # a port that is taken, a file that cannot be the database
@@ -381,7 +381,7 @@ def start(
         metrics_port=metrics_port,
     )
     try:
-        event_loop.run(_serve(Server(config), json_logs=log_format.lower() == "json"))
+        event_loop.run(_serve(Server(config)))
     except (SchemaBehind, SchemaAhead) as error:
         raise click.ClickException(str(error)) from None
     except factory.errors() as error:
@@ -470,7 +470,7 @@ def _start_up_problem(error: Exception, db_filename: str | None) -> str:
     return f"--db-filename {db_filename}: {error}"
 
 
-async def _serve(server: Server, what: str = "server", json_logs: bool = False) -> None:
+async def _serve(server: Server, what: str = "server") -> None:
     await server.start()
     url = server.config.db_url
     where = (str(factory.parse(url)) if url else server.config.db_filename) or "in memory (nothing is kept)"
@@ -478,6 +478,7 @@ async def _serve(server: Server, what: str = "server", json_logs: bool = False) 
     banner.extend(server.web.banner_lines())
     if server.metrics_url is not None:
         banner.append(f"Metrics:  {server.metrics_url}")
+    json_logs = any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers)
     for line in banner:
         # With JSON logs every line of the output is one JSON object; the banner shows at any level.
         click.echo(
