@@ -37,7 +37,7 @@ def next_time(state: ExecutionState, spec: CompiledSpec, after: datetime) -> Nex
     """The spec's next time for this schedule; none once exclusions hide every time, as the
     reference gives up then too (until the spec is changed)."""
     try:
-        return spec.next_time(after, _seed(state))
+        return spec.next_time(after, seed(state))
     except TooManyExclusions:
         return None
 
@@ -113,7 +113,7 @@ def _compile(spec: bytes) -> CompiledSpec:
     return compile_spec(ScheduleSpec.FromString(spec))
 
 
-def _seed(state: ExecutionState) -> str:
+def seed(state: ExecutionState) -> str:
     """What makes a schedule's jitter its own, as on the reference."""
     s = state.schedule
     return f"{state.namespace_id}-{s.schedule_id if s else ''}"

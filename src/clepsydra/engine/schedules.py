@@ -74,6 +74,8 @@ WORKFLOW_TYPE = "temporal-sys-scheduler-workflow"
 TASK_QUEUE = "temporal-sys-per-ns-tq"
 DIVISION = "TemporalScheduler"
 DIVISION_ATTRIBUTE = "TemporalNamespaceDivision"
+# The search attributes the server keeps on a schedule, apart from the user's.
+SYSTEM_ATTRIBUTES = (DIVISION_ATTRIBUTE, PAUSED_ATTRIBUTE)
 DEFAULT_CATCHUP_WINDOW = timedelta(days=365)
 MIN_CATCHUP_WINDOW = timedelta(seconds=10)
 RECENT_ACTIONS = 10
@@ -81,6 +83,12 @@ MAX_BUFFER = 1000
 BACKFILLS_PER_CHANGE = 10
 BACKFILL_PAUSE = timedelta(seconds=1)
 _FAILED = (Status.WORKFLOW_EXECUTION_STATUS_FAILED, Status.WORKFLOW_EXECUTION_STATUS_TIMED_OUT)
+
+
+def identity(state: ExecutionState) -> str:
+    """Who a schedule's starts, cancels and terminations say they come from, as on the reference."""
+    s = state.schedule
+    return f"temporal-scheduler-{state.namespace}-{s.schedule_id if s else ''}"
 
 
 def workflow_id_of(schedule_id: str) -> str:
@@ -158,7 +166,7 @@ def update(
     s.conflict_token += 1
     state = m.state
     if search_attributes is not None:  # replaces the custom attributes; the system ones stay
-        system = {k: v for k, v in state.search_attributes.indexed_fields.items() if k in _SYSTEM_ATTRIBUTES}
+        system = {k: v for k, v in state.search_attributes.indexed_fields.items() if k in SYSTEM_ATTRIBUTES}
         state.search_attributes = SearchAttributes(
             indexed_fields={**search_attributes.indexed_fields, **system}
         )
@@ -420,7 +428,7 @@ def start_request(state: ExecutionState, sequence: int) -> StartWorkflowExecutio
         workflow_execution_timeout=new.workflow_execution_timeout,
         workflow_run_timeout=new.workflow_run_timeout,
         workflow_task_timeout=new.workflow_task_timeout,
-        identity=f"temporal-scheduler-{state.namespace}-{s.schedule_id}",
+        identity=identity(state),
         request_id=pending.request_id,
         workflow_id_reuse_policy=(
             WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
@@ -518,6 +526,3 @@ def _duration(value: timedelta) -> Duration:
     d = Duration()
     d.FromTimedelta(value)
     return d
-
-
-_SYSTEM_ATTRIBUTES = (DIVISION_ATTRIBUTE, PAUSED_ATTRIBUTE)

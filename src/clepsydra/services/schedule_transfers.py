@@ -53,7 +53,7 @@ class ScheduleTransfers:
     async def stop(self, scheduler: ExecutionState, task: TransferTask) -> None:
         stop = schedules.stop_request(scheduler, task.event_id)
         if stop is not None:
-            identity = f"temporal-scheduler-{scheduler.namespace}"
+            identity = schedules.identity(scheduler)
             for execution in stop.executions:
                 # One request id per schedule run, task and target: asking twice is asking once.
                 request_id = f"{scheduler.run_id}:{task.key}:{execution.workflow_id}"

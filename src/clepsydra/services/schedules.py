@@ -151,8 +151,10 @@ class Schedules:
         key = await self._key(namespace_id, request.schedule_id)
         async with self.core.read(key) as state:
             s = schedule_views.schedule_of(state)
-            spec = compile_spec(s.schedule.spec)
-            seed = f"{state.namespace_id}-{s.schedule_id}"
+            spec = schedule_views.compiled(state)
+            if spec is None:
+                raise InvalidArgument(f"invalid schedule: {s.info.invalid_schedule_error}")
+            seed = schedule_views.seed(state)
         start, end = request.start_time.ToDatetime(UTC), request.end_time.ToDatetime(UTC)
         times = matching_times(spec, start, end, seed)
         return ListScheduleMatchingTimesResponse(start_time=[codec.timestamp(t) for t in times])
@@ -187,9 +189,10 @@ def _user_memo(memo: Memo) -> Memo:
 
 
 def _user_attributes(attributes: SearchAttributes) -> SearchAttributes:
-    system = (schedules.DIVISION_ATTRIBUTE, schedule_views.PAUSED_ATTRIBUTE)
     return SearchAttributes(
-        indexed_fields={k: v for k, v in attributes.indexed_fields.items() if k not in system}
+        indexed_fields={
+            k: v for k, v in attributes.indexed_fields.items() if k not in schedules.SYSTEM_ATTRIBUTES
+        }
     )
 
 
