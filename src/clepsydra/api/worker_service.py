@@ -46,7 +46,6 @@ from clepsydra.cluster.peers import Peers, forwarded
 from clepsydra.services.completions import ActivityById, Completions
 from clepsydra.services.namespaces import Namespaces
 from clepsydra.services.polls import Polls
-from clepsydra.services.tokens import TaskToken
 
 Context = grpc.aio.ServicerContext
 # Long polls answer empty after this long, as the reference server does.
@@ -136,7 +135,7 @@ class WorkerService:
     async def RecordActivityTaskHeartbeat(
         self, request: RecordActivityTaskHeartbeatRequest, context: Context
     ) -> RecordActivityTaskHeartbeatResponse:
-        token = TaskToken.decode(request.task_token)
+        token = await self.completions.tokens.task(request)
         cancel = await self.completions.heartbeat(token, _payloads(request, "details"))
         return RecordActivityTaskHeartbeatResponse(cancel_requested=cancel)
 
@@ -149,7 +148,7 @@ class WorkerService:
     async def RespondActivityTaskCompleted(
         self, request: RespondActivityTaskCompletedRequest, context: Context
     ) -> RespondActivityTaskCompletedResponse:
-        token = TaskToken.decode(request.task_token)
+        token = await self.completions.tokens.task(request)
         await self.completions.complete_activity(token, _payloads(request, "result"), request.identity)
         return RespondActivityTaskCompletedResponse()
 
@@ -164,7 +163,7 @@ class WorkerService:
     async def RespondActivityTaskFailed(
         self, request: RespondActivityTaskFailedRequest, context: Context
     ) -> RespondActivityTaskFailedResponse:
-        token = TaskToken.decode(request.task_token)
+        token = await self.completions.tokens.task(request)
         await self.completions.fail_activity(
             token, request.failure, request.identity, _payloads(request, "last_heartbeat_details")
         )
@@ -184,7 +183,7 @@ class WorkerService:
     async def RespondActivityTaskCanceled(
         self, request: RespondActivityTaskCanceledRequest, context: Context
     ) -> RespondActivityTaskCanceledResponse:
-        token = TaskToken.decode(request.task_token)
+        token = await self.completions.tokens.task(request)
         await self.completions.cancel_activity(token, _payloads(request, "details"), request.identity)
         return RespondActivityTaskCanceledResponse()
 

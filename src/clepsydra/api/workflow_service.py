@@ -178,7 +178,7 @@ class WorkflowService:
     async def RespondQueryTaskCompleted(
         self, request: RespondQueryTaskCompletedRequest, context: Context
     ) -> RespondQueryTaskCompletedResponse:
-        self.queries.respond(request)
+        await self.queries.respond(request)
         return RespondQueryTaskCompletedResponse()
 
     # -- updates ----------------------------------------------------------------------------

@@ -111,8 +111,9 @@ class Server:
         else:  # the dev server's file, created or migrated at open
             self._store, kind = SqliteStore(self.config.db_filename), "sqlite"
         await self._store.open()
+        secret = await self._store.token_secret()
         parts = self._parts = assemble(
-            self._store, self.clock, address, kind, self._retention_interval, self.metrics
+            self._store, self.clock, address, kind, self._retention_interval, secret, self.metrics
         )
         for name in [DEFAULT_NAMESPACE, *self.config.namespaces]:  # as `temporal server start-dev` does
             await parts.namespaces.ensure(name)

@@ -51,6 +51,7 @@ from clepsydra.services.schedules import Schedules
 from clepsydra.services.search_attributes import SearchAttributeRegistry
 from clepsydra.services.task_responses import TaskResponses
 from clepsydra.services.time_skipping import WorkTracker
+from clepsydra.services.tokens import Tokens
 from clepsydra.services.transfers import TransferActions
 from clepsydra.services.updates import Updates
 from clepsydra.services.visibility import Visibility
@@ -91,11 +92,13 @@ def assemble(
     address: str,
     persistence_store: str,
     retention_interval: float,
+    token_secret: bytes,
     metrics: Metrics | None = None,
 ) -> Assembly:
     """Every object of a server on an open `store`. `address`: where this process serves
-    (and where the others on a shared database reach it). `metrics`: to count and time the
-    update path's writes, if the server has metrics."""
+    (and where the others on a shared database reach it). `token_secret`: the store's key
+    for task tokens. `metrics`: to count and time the update path's writes, if the server
+    has metrics."""
     skipping = isinstance(clock, SkippingClock)
     work = WorkTracker(clock) if isinstance(clock, SkippingClock) else None
     # Time skipping waits for transfers too: it looks again when the last one is done.
@@ -117,11 +120,12 @@ def assemble(
         core.subscribe(work)
     if metrics is not None:
         core.subscribe(metrics)
-    queries = Queries(core, matching, address)
-    responses = TaskResponses(core, updates)
+    tokens = Tokens(token_secret, namespaces)
+    queries = Queries(core, matching, address, tokens)
+    responses = TaskResponses(core, updates, tokens)
     workflows = Workflows(core, clock, search_attributes.validate, responses.started_workflow_task)
     polls = Polls(core, matching, clock, queries, responses)
-    completions = Completions(core, responses, search_attributes.validate)
+    completions = Completions(core, responses, tokens, search_attributes.validate)
     visibility = Visibility(store, namespaces, search_attributes)
     schedules = Schedules(core, clock, visibility, search_attributes.validate)
 

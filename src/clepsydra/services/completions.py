@@ -24,8 +24,8 @@ from clepsydra.engine.state import ActivityInfo, ExecutionKey
 from clepsydra.engine.workflow_task import CommandError
 from clepsydra.errors import WORKFLOW_COMPLETED, InvalidArgument, NotFound
 from clepsydra.history.core import HistoryCore
-from clepsydra.services.task_responses import TaskResponses, activity_task
-from clepsydra.services.tokens import TaskToken
+from clepsydra.services.task_responses import TaskResponses
+from clepsydra.services.tokens import TaskToken, Tokens
 from clepsydra.services.workflows import SearchAttributeCheck
 
 UNHANDLED_COMMAND = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND
@@ -50,10 +50,12 @@ class Completions:
         self,
         core: HistoryCore,
         responses: TaskResponses,
+        tokens: Tokens,
         check_search_attributes: SearchAttributeCheck | None = None,
     ) -> None:
         self.core = core
         self.responses = responses
+        self.tokens = tokens
         # Refuses search attributes the namespace does not define (those commands set).
         self.check_search_attributes = check_search_attributes
 
@@ -65,7 +67,7 @@ class Completions:
         """Apply the worker's commands. The answer carries the activity tasks the worker asked
         to run itself (eagerly) and, if it asked for it, the next workflow task when the
         completion makes one at once (events arrived meanwhile): both started already."""
-        token = TaskToken.decode(request.task_token)
+        token = await self.tokens.task(request)
         await self._check_search_attributes(token, request)
 
         def change(m: Mutation) -> tuple[list[ActivityInfo], list[HistoryEvent] | None]:
@@ -113,7 +115,7 @@ class Completions:
         if eager:
             async with self.core.read(token.key) as state:
                 response.activity_tasks.extend(
-                    activity_task(state, info, request.namespace) for info in eager
+                    self.responses.activity_task(state, info, request.namespace) for info in eager
                 )
         if transient is not None:
             new_task = await self.responses.workflow_task(token.key, transient, request.identity)
@@ -142,7 +144,7 @@ class Completions:
                 raise InvalidArgument(message) from None
 
     async def fail_workflow_task(self, request: RespondWorkflowTaskFailedRequest) -> None:
-        token = TaskToken.decode(request.task_token)
+        token = await self.tokens.task(request)
         await self._fail_workflow_task(
             token,
             request.cause,

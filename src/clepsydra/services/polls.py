@@ -34,7 +34,7 @@ from clepsydra.matching.task_queues import (
     TryAgain,
 )
 from clepsydra.services.queries import Queries
-from clepsydra.services.task_responses import TaskResponses, activity_task
+from clepsydra.services.task_responses import TaskResponses
 
 R = TypeVar("R")
 S = TypeVar("S")
@@ -92,7 +92,7 @@ class Polls:
 
         async def respond(dispatch: Dispatch, info: ActivityInfo) -> PollActivityTaskQueueResponse:
             async with self.core.read(dispatch.key) as state:
-                return activity_task(state, info, namespace)
+                return self.responses.activity_task(state, info, namespace)
 
         response = await self._poll(
             namespace_id, task_queue, QueueKind.ACTIVITY, identity, timeout, fetch, start, respond

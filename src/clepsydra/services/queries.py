@@ -32,17 +32,18 @@ from clepsydra.engine.state import ExecutionState
 from clepsydra.errors import DeadlineExceeded, InvalidArgument, NotFound
 from clepsydra.history.core import HistoryCore
 from clepsydra.matching.task_queues import Matching, QueryDispatch
-from clepsydra.services.tokens import QueryToken
+from clepsydra.services.tokens import QueryToken, Tokens
 
 Status = WorkflowExecutionStatus
 
 
 class Queries:
-    def __init__(self, core: HistoryCore, matching: Matching, address: str) -> None:
+    def __init__(self, core: HistoryCore, matching: Matching, address: str, tokens: Tokens) -> None:
         """`address`: this process's, where the answers to its queries must come."""
         self.core = core
         self.matching = matching
         self.address = address
+        self.tokens = tokens
         self._pending: dict[str, asyncio.Future[RespondQueryTaskCompletedRequest]] = {}
 
     async def query(
@@ -84,9 +85,11 @@ class Queries:
             return PollWorkflowTaskQueueResponse(
                 # Names the process the client waits at, so that any process can route the answer
                 # here (see cluster/routing.py), and the workflow.
-                task_token=QueryToken(
-                    dispatch.query_id, self.address, dispatch.key.namespace_id, dispatch.key.workflow_id
-                ).encode(),
+                task_token=self.tokens.seal(
+                    QueryToken(
+                        dispatch.query_id, self.address, dispatch.key.namespace_id, dispatch.key.workflow_id
+                    )
+                ),
                 workflow_execution=WorkflowExecution(workflow_id=state.workflow_id, run_id=state.run_id),
                 workflow_type=state.start.workflow_type,
                 previous_started_event_id=state.previous_started_event_id,
@@ -97,8 +100,8 @@ class Queries:
                 ),
             )
 
-    def respond(self, request: RespondQueryTaskCompletedRequest) -> None:
-        answer = self._pending.get(QueryToken.decode(request.task_token).query_id)
+    async def respond(self, request: RespondQueryTaskCompletedRequest) -> None:
+        answer = self._pending.get((await self.tokens.query(request)).query_id)
         if answer is None or answer.done():
             raise NotFound("query task not found, or already expired")
         answer.set_result(request)

@@ -12,14 +12,15 @@ from temporalio.api.workflowservice.v1 import PollActivityTaskQueueResponse, Pol
 from clepsydra.engine import codec
 from clepsydra.engine.state import ActivityInfo, ExecutionKey, ExecutionState
 from clepsydra.history.core import HistoryCore
-from clepsydra.services.tokens import TaskToken
+from clepsydra.services.tokens import TaskToken, Tokens
 from clepsydra.services.updates import Updates
 
 
 class TaskResponses:
-    def __init__(self, core: HistoryCore, updates: Updates) -> None:
+    def __init__(self, core: HistoryCore, updates: Updates, tokens: Tokens) -> None:
         self.core = core
         self.updates = updates
+        self.tokens = tokens
 
     async def workflow_task(
         self, key: ExecutionKey, transient: list[HistoryEvent], identity: str | None = None
@@ -40,7 +41,7 @@ class TaskResponses:
                 key.namespace_id, key.workflow_id, key.run_id, task.scheduled_event_id, task.attempt
             )
             response = PollWorkflowTaskQueueResponse(
-                task_token=token.encode(),
+                task_token=self.tokens.seal(token),
                 workflow_execution=_execution(state),
                 workflow_type=state.start.workflow_type,
                 previous_started_event_id=state.previous_started_event_id,
@@ -64,15 +65,27 @@ class TaskResponses:
         first task of an eager start, for the caller's own worker."""
         return await self.workflow_task(key, [], identity)
 
+    def activity_task(
+        self, state: ExecutionState, info: ActivityInfo, namespace: str
+    ) -> PollActivityTaskQueueResponse:
+        key = state.key
+        token = TaskToken(
+            key.namespace_id,
+            key.workflow_id,
+            key.run_id,
+            info.scheduled_event_id,
+            info.attempt,
+            info.activity_id,
+        )
+        return _activity_task(state, info, namespace, self.tokens.seal(token))
 
-def activity_task(state: ExecutionState, info: ActivityInfo, namespace: str) -> PollActivityTaskQueueResponse:
+
+def _activity_task(
+    state: ExecutionState, info: ActivityInfo, namespace: str, token: bytes
+) -> PollActivityTaskQueueResponse:
     a = info.attributes
-    key = state.key
-    token = TaskToken(
-        key.namespace_id, key.workflow_id, key.run_id, info.scheduled_event_id, info.attempt, info.activity_id
-    )
     response = PollActivityTaskQueueResponse(
-        task_token=token.encode(),
+        task_token=token,
         workflow_namespace=namespace,
         workflow_type=state.start.workflow_type,
         workflow_execution=_execution(state),

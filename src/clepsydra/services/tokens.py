@@ -3,30 +3,41 @@
 Query task tokens name the query instead, and the process where its client waits. Both
 name the workflow, so that any process can route a response to the workflow's owner
 (`TokenTarget`).
+
+A token is its fields as JSON followed by an HMAC-SHA256 of them (truncated to 16 bytes)
+under the server's secret, which the store keeps (`Store.token_secret`), so that the
+tokens of a server stay valid across its restarts and among the processes that share a
+database. Nobody can make a token from the public fields of a workflow, and a token is
+bound to its namespace: a request that names another namespace is refused, as the
+reference server refuses it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn, Protocol
 
 from clepsydra.engine.state import ExecutionKey
 from clepsydra.errors import InvalidArgument
+from clepsydra.services.namespaces import Namespaces
 
 _JSON = json.JSONEncoder(separators=(",", ":"))
+MAC_SIZE = 16
+NOT_SET = "Task token not set on request."
+MALFORMED = "Error deserializing task token."
+OTHER_NAMESPACE = "Operation requested with a token from a different namespace."
 
 
-def _fields(data: bytes) -> dict[str, Any]:
-    if not data:
-        raise InvalidArgument("Task token not set on request.")
-    try:
-        fields = json.loads(data)
-    except ValueError:
-        fields = None
-    if not isinstance(fields, dict):
-        raise InvalidArgument("Error deserializing task token.")
-    return fields
+class TokenRequest(Protocol):
+    """A request that carries a task token: it names the namespace it means, or none."""
+
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def task_token(self) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -42,9 +53,9 @@ class TaskToken:
     def key(self) -> ExecutionKey:
         return ExecutionKey(self.namespace_id, self.workflow_id, self.run_id)
 
-    def encode(self) -> bytes:
-        # The fields by hand: dataclasses.asdict deep-copies, and a token goes out with every task.
-        fields = {
+    def fields(self) -> dict[str, Any]:
+        # By hand: dataclasses.asdict deep-copies, and a token goes out with every task.
+        return {
             "namespace_id": self.namespace_id,
             "workflow_id": self.workflow_id,
             "run_id": self.run_id,
@@ -52,17 +63,13 @@ class TaskToken:
             "attempt": self.attempt,
             "activity_id": self.activity_id,
         }
-        return _JSON.encode(fields).encode()
 
     @classmethod
-    def decode(cls, data: bytes) -> TaskToken:
-        try:
-            token = cls(**_fields(data))
-            if not isinstance(token.scheduled_event_id, int) or not isinstance(token.attempt, int):
-                raise TypeError("bad field types")
-            return token
-        except TypeError:
-            raise InvalidArgument("Error deserializing task token.") from None
+    def of(cls, fields: dict[str, Any]) -> TaskToken:
+        namespace_id, workflow_id, run_id = _strings(fields, "namespace_id", "workflow_id", "run_id")
+        scheduled_event_id, attempt = _numbers(fields, "scheduled_event_id", "attempt")
+        (activity_id,) = _strings({"activity_id": "", **fields}, "activity_id")
+        return cls(namespace_id, workflow_id, run_id, scheduled_event_id, attempt, activity_id)
 
 
 @dataclass(frozen=True)
@@ -73,33 +80,70 @@ class QueryToken:
     namespace_id: str
     workflow_id: str
 
-    def encode(self) -> bytes:
-        fields = {
+    def fields(self) -> dict[str, Any]:
+        return {
             "query": self.query_id,
             "process": self.process,
             "namespace_id": self.namespace_id,
             "workflow_id": self.workflow_id,
         }
-        return _JSON.encode(fields).encode()
 
     @classmethod
-    def decode(cls, data: bytes) -> QueryToken:
-        fields = _fields(data)
-        try:
-            return cls(
-                str(fields["query"]),
-                str(fields.get("process", "")),
-                str(fields.get("namespace_id", "")),
-                str(fields.get("workflow_id", "")),
-            )
-        except KeyError:
-            raise InvalidArgument("Error deserializing task token.") from None
+    def of(cls, fields: dict[str, Any]) -> QueryToken:
+        return cls(*_strings(fields, "query", "process", "namespace_id", "workflow_id"))
+
+
+class Tokens:
+    """Seals the tokens this server hands out, and opens those that come back."""
+
+    def __init__(self, secret: bytes, namespaces: Namespaces) -> None:
+        if len(secret) < 16:
+            raise ValueError("a task token secret has at least 16 bytes")
+        self._secret = secret
+        self.namespaces = namespaces
+
+    def seal(self, token: TaskToken | QueryToken) -> bytes:
+        payload = _JSON.encode(token.fields()).encode()
+        return payload + self._mac(payload)
+
+    async def task(self, request: TokenRequest) -> TaskToken:
+        """The task token of `request`, if this server made it for the namespace it names."""
+        fields = self._open(request.task_token)
+        if "query" in fields:
+            raise InvalidArgument(MALFORMED)
+        token = TaskToken.of(fields)
+        await self._check_namespace(request.namespace, token.namespace_id)
+        return token
+
+    async def query(self, request: TokenRequest) -> QueryToken:
+        """The query task token of `request`, if this server made it for its namespace."""
+        token = QueryToken.of(self._open(request.task_token))
+        await self._check_namespace(request.namespace, token.namespace_id)
+        return token
+
+    def _mac(self, payload: bytes) -> bytes:
+        return hmac.new(self._secret, payload, hashlib.sha256).digest()[:MAC_SIZE]
+
+    def _open(self, data: bytes) -> dict[str, Any]:
+        if not data:
+            raise InvalidArgument(NOT_SET)
+        payload, mac = data[:-MAC_SIZE], data[-MAC_SIZE:]
+        if not payload or not hmac.compare_digest(mac, self._mac(payload)):
+            raise InvalidArgument(MALFORMED)
+        return _payload(payload)
+
+    async def _check_namespace(self, name: str, namespace_id: str) -> None:
+        """A request may leave the namespace out (the token's is meant); a namespace that
+        does not exist is NOT_FOUND, and another one is refused."""
+        if name and await self.namespaces.id_of(name) != namespace_id:
+            raise InvalidArgument(OTHER_NAMESPACE)
 
 
 @dataclass(frozen=True)
 class TokenTarget:
     """The workflow a task token or query task token names, and the process to serve it
-    (empty: whichever owns the workflow)."""
+    (empty: whichever owns the workflow). Read without checking the token's seal: it only
+    routes the request to the process that checks it."""
 
     namespace_id: str
     workflow_id: str
@@ -107,10 +151,37 @@ class TokenTarget:
 
     @classmethod
     def of(cls, data: bytes) -> TokenTarget:
-        fields = _fields(data)
-        try:
-            return cls(
-                str(fields["namespace_id"]), str(fields["workflow_id"]), str(fields.get("process", ""))
-            )
-        except KeyError:
-            raise InvalidArgument("Error deserializing task token.") from None
+        if not data:
+            raise InvalidArgument(NOT_SET)
+        fields = _payload(data[:-MAC_SIZE])
+        namespace_id, workflow_id, process = _strings(
+            {"process": "", **fields}, "namespace_id", "workflow_id", "process"
+        )
+        return cls(namespace_id, workflow_id, process)
+
+
+def _payload(data: bytes) -> dict[str, Any]:
+    try:
+        fields = json.loads(data)
+    except (ValueError, RecursionError):
+        fields = None
+    if not isinstance(fields, dict):
+        raise InvalidArgument(MALFORMED)
+    return fields
+
+
+def _strings(fields: dict[str, Any], *names: str) -> list[str]:
+    """The named fields, which must be strings (a token's fields are never anything else)."""
+    values = [fields.get(name) for name in names]
+    return [value if isinstance(value, str) else _malformed() for value in values]
+
+
+def _numbers(fields: dict[str, Any], *names: str) -> list[int]:
+    values = [fields.get(name) for name in names]
+    return [
+        value if isinstance(value, int) and not isinstance(value, bool) else _malformed() for value in values
+    ]
+
+
+def _malformed() -> NoReturn:
+    raise InvalidArgument(MALFORMED)

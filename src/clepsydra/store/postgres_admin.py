@@ -6,6 +6,7 @@ everything the store has of it in one transaction.
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 import asyncpg
@@ -67,3 +68,12 @@ class PostgresAdmin:
             "SELECT workflow_id, run_id FROM executions WHERE namespace_id = $1 LIMIT $2", namespace_id, limit
         )
         return [ExecutionKey(namespace_id, r[0], r[1]) for r in rows]
+
+    async def token_secret(self) -> bytes:
+        """The key that seals task tokens: made by the first process to ask, shared by all."""
+        await self.pool.execute(
+            "INSERT INTO secrets (name, value) VALUES ('task_token', $1) ON CONFLICT DO NOTHING",
+            secrets.token_bytes(32),
+        )
+        value: bytes = await self.pool.fetchval("SELECT value FROM secrets WHERE name = 'task_token'")
+        return value

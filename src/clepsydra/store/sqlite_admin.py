@@ -6,6 +6,7 @@ it in one transaction, so a crash leaves the run either whole or gone.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -101,4 +102,20 @@ class SqliteAdmin:
             return [ExecutionKey(namespace_id, r[0], r[1]) for r in rows]
 
         result: list[ExecutionKey] = await self._run(read)
+        return result
+
+    async def token_secret(self) -> bytes:
+        """The key that seals task tokens: made at the first call, the same ever after."""
+
+        def get() -> bytes:
+            self.conn.execute(
+                "INSERT OR IGNORE INTO secrets (name, value) VALUES ('task_token', ?)",
+                (secrets.token_bytes(32),),
+            )
+            value: bytes = self.conn.execute(
+                "SELECT value FROM secrets WHERE name = 'task_token'"
+            ).fetchone()[0]
+            return value
+
+        result: bytes = await self._run(get)
         return result
