@@ -23,9 +23,11 @@ import click
 
 from clepsydra import __version__
 from clepsydra.clock import SkippingClock
+from clepsydra.security import SecurityConfig
 from clepsydra.server import event_loop, settings
 from clepsydra.server.app import Server, ServerConfig
 from clepsydra.server.frontends import WebConfig, start_dev_config
+from clepsydra.server.security_options import security_options
 from clepsydra.store import factory
 from clepsydra.store.postgres_schema import DEFAULT_SHARDS, SchemaAhead, SchemaBehind, ShardCountFixed
 from clepsydra.store.sqlite import ForeignDatabase
@@ -190,6 +192,7 @@ def server() -> None:
 )
 @click.option("--sqlite-pragma", multiple=True, hidden=True)
 @click.option("--log-config", is_flag=True, hidden=True)
+@security_options
 def start_dev(
     ip: str,
     port: int,
@@ -206,6 +209,7 @@ def start_dev(
     ui_codec_endpoint: str | None,
     http_port: int | None,
     metrics_port: int | None,
+    security: SecurityConfig,
     **ignored: object,
 ) -> None:
     """Start a development server in the foreground, as `temporal server start-dev` does."""
@@ -220,6 +224,7 @@ def start_dev(
         namespaces=list(namespaces),
         search_attributes=attributes,
         metrics_port=metrics_port,
+        security=security,
     )
     config.web = start_dev_config(
         port, http_port, ui_port, headless, ui_assets or ui_asset_path, ui_codec_endpoint
@@ -344,6 +349,7 @@ def start_dev(
     envvar="CLEPSYDRA_LOG_FORMAT",
     show_envvar=True,
 )
+@security_options
 def start(
     db_url: str,
     ip: str,
@@ -358,6 +364,7 @@ def start(
     search_attribute: tuple[str, ...],
     log_level: str,
     log_format: str,
+    security: SecurityConfig,
 ) -> None:
     """Start a server on a database of its own or shared: PostgreSQL, or a SQLite file.
 
@@ -379,6 +386,7 @@ def start(
         web=WebConfig(http_port, ui_port, ui_assets, ui_codec_endpoint or ""),
         advertise_address=advertise_address,
         metrics_port=metrics_port,
+        security=security,
     )
     try:
         event_loop.run(_serve(Server(config)))
@@ -474,7 +482,8 @@ async def _serve(server: Server, what: str = "server") -> None:
     await server.start()
     url = server.config.db_url
     where = (str(factory.parse(url)) if url else server.config.db_filename) or "in memory (nothing is kept)"
-    banner = [f"Clepsydra {__version__} {what} serving gRPC on {server.address}; database: {where}"]
+    grpc = "gRPC over TLS" if server.tls else "gRPC"
+    banner = [f"Clepsydra {__version__} {what} serving {grpc} on {server.address}; database: {where}"]
     banner.extend(server.web.banner_lines())
     if server.metrics_url is not None:
         banner.append(f"Metrics:  {server.metrics_url}")

@@ -19,6 +19,7 @@ LAYERS: dict[str, int] = {
     "clock": 0,
     "engine": 1,
     "visibility": 1,
+    "security": 1,
     "matching": 2,
     "store": 2,
     "history": 3,

@@ -3,7 +3,8 @@ workflow, and polls sent where tasks wait.
 
 A forwarded call carries the FORWARDED metadata key, and the process receiving it serves
 it itself: a request is forwarded at most once, whatever the two processes believe about
-who owns what.
+who owns what. It also carries its caller's own `authorization` header
+(`security/caller.py`): the process serving it checks the caller's rights, not ours.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import logging
 from typing import Any
 
 import grpc
+
+from clepsydra.security.caller import forwarded_metadata
 
 log = logging.getLogger(__name__)
 FORWARDED = "clepsydra-forwarded"
@@ -26,18 +29,22 @@ def forwarded(context: Any) -> bool:
 
 
 class Peers:
-    def __init__(self) -> None:
+    def __init__(self, credentials: grpc.ChannelCredentials | None = None) -> None:
+        """`credentials`: TLS towards the other processes, when they serve TLS."""
+        self._credentials = credentials
         self._channels: dict[str, grpc.aio.Channel] = {}
 
     def _channel(self, address: str) -> grpc.aio.Channel:
         channel = self._channels.get(address)
         if channel is None:
-            channel = self._channels[address] = grpc.aio.insecure_channel(
-                address,
-                options=[
-                    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                ],
+            options = [
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ]
+            channel = self._channels[address] = (
+                grpc.aio.insecure_channel(address, options=options)
+                if self._credentials is None
+                else grpc.aio.secure_channel(address, self._credentials, options=options)
             )
         return channel
 
@@ -50,7 +57,7 @@ class Peers:
             request_serializer=type(request).SerializeToString,
             response_deserializer=response_class.FromString,
         )
-        return await stub(request, timeout=timeout, metadata=((FORWARDED, "1"),))
+        return await stub(request, timeout=timeout, metadata=((FORWARDED, "1"), *forwarded_metadata()))
 
     async def fetch(self, method: str, request: Any, response_class: Any, address: str) -> Any | None:
         """A poll at another process, answered from what waits there now (it does not

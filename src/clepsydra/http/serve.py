@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 from collections.abc import Callable, Generator
 
 import uvicorn
@@ -41,7 +42,14 @@ def bind(ip: str, port: int) -> socket.socket:
 class HttpServer:
     """One ASGI app on one socket: `await start()`, then `await stop()`."""
 
-    def __init__(self, app: ASGIApp, sock: socket.socket, on_stop: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        sock: socket.socket,
+        on_stop: Callable[[], None] | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        """`tls`: serve HTTPS with this context (its own callbacks may swap certificates)."""
         self.sock = sock
         self._on_stop = on_stop
         config = uvicorn.Config(
@@ -51,6 +59,7 @@ class HttpServer:
             log_config=None,  # keep the process's logging configuration
             log_level="warning",
             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+            ssl_context_factory=None if tls is None else (lambda _config, _default: tls),
         )
         self._server = _EmbeddedUvicorn(config)
         self._task: asyncio.Task[None] | None = None

@@ -17,6 +17,7 @@ from clepsydra.api.rpc_table import rpc_table
 from clepsydra.api.test_service import TEST_SERVICE, TestService
 from clepsydra.cleanup.retention import SWEEP_INTERVAL_SECONDS
 from clepsydra.clock import Clock, SkippingClock, SystemClock
+from clepsydra.security import SecurityConfig, ServerTls, guard_of
 from clepsydra.server.assembly import SERVICES, Assembly, assemble
 from clepsydra.server.frontends import WebConfig, WebFrontends
 from clepsydra.services.namespaces import DEFAULT_NAMESPACE, Namespaces
@@ -50,6 +51,8 @@ class ServerConfig:
     advertise_address: str | None = None
     # Prometheus metrics at http://ip:metrics_port/metrics; off unless given (0: any free port).
     metrics_port: int | None = None
+    # TLS on every listener, bearer tokens and who may call what; off unless asked for.
+    security: SecurityConfig = field(default_factory=SecurityConfig)
 
 
 class Server:
@@ -63,6 +66,9 @@ class Server:
     ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
+        # Read now, so that a missing or bad file stops the server before it listens.
+        self.tls = ServerTls(config.security.tls) if config.security.tls else None
+        self.guard = guard_of(config.security)
         self.web = WebFrontends(config.web, config.ip)
         self.port = config.port
         self._retention_interval = retention_interval
@@ -100,7 +106,11 @@ class Server:
                 ("grpc.so_reuseport", 0),
             ]
         )
-        self.port = self._grpc.add_insecure_port(f"{self.config.ip}:{self.config.port}")
+        listen = f"{self.config.ip}:{self.config.port}"
+        if self.tls is None:
+            self.port = self._grpc.add_insecure_port(listen)
+        else:
+            self.port = self._grpc.add_secure_port(listen, self.tls.grpc_credentials())
         if self.port == 0:
             raise OSError(f"cannot listen on {self.config.ip}:{self.config.port}")
         address = self._advertised_address()
@@ -113,7 +123,14 @@ class Server:
         await self._store.open()
         secret = await self._store.token_secret()
         parts = self._parts = assemble(
-            self._store, self.clock, address, kind, self._retention_interval, secret, self.metrics
+            self._store,
+            self.clock,
+            address,
+            kind,
+            self._retention_interval,
+            secret,
+            self.metrics,
+            peer_credentials=self.tls.channel_credentials() if self.tls else None,
         )
         for name in [DEFAULT_NAMESPACE, *self.config.namespaces]:  # as `temporal server start-dev` does
             await parts.namespaces.ensure(name)
@@ -129,9 +146,11 @@ class Server:
             asyncio.create_task(parts.core.run_timers(), name="timers"),
         ]
         recorder = self.metrics
-        handlers = [
-            generic_handler(service, parts.tables[service.full_name], recorder) for service in SERVICES
-        ]
+        # Every front end serves the same tables, so one guard checks gRPC, HTTP and the UI.
+        tables = {
+            name: self.guard.wrap(table) if self.guard else table for name, table in parts.tables.items()
+        }
+        handlers = [generic_handler(service, tables[service.full_name], recorder) for service in SERVICES]
         if isinstance(self.clock, SkippingClock):  # a time-skipping test server
             assert parts.work is not None
             self.clock.add_busy(parts.work.busy)
@@ -143,7 +162,11 @@ class Server:
         health_pb2_grpc.add_HealthServicer_to_server(await _health_servicer(), self._grpc)
         await self._grpc.start()
         await self.web.start(
-            SERVICES, parts.tables, health=lambda: self.store.get_namespace(DEFAULT_NAMESPACE)
+            SERVICES,
+            tables,
+            health=lambda: self.store.get_namespace(DEFAULT_NAMESPACE),
+            tls=self.tls,
+            authorizes=self.guard is not None,
         )
         if self.metrics is not None:
             assert self.config.metrics_port is not None

@@ -13,10 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from temporalio.api.operatorservice.v1 import service_pb2 as operator_service_pb2
 from temporalio.api.workflowservice.v1 import service_pb2 as workflow_service_pb2
 
+from clepsydra.api.activity_service import ActivityService
 from clepsydra.api.batch_service import BatchService
 from clepsydra.api.deletion_service import DeletionService
 from clepsydra.api.namespace_service import NamespaceService
@@ -42,6 +44,7 @@ from clepsydra.history.timer_queue import WINDOW, TimerQueue
 from clepsydra.history.transfer_queue import TransferQueue
 from clepsydra.matching.task_queues import Matching
 from clepsydra.server.jobs import LeaderJobs
+from clepsydra.services.activity_operations import ActivityOperations
 from clepsydra.services.completions import Completions
 from clepsydra.services.namespaces import Namespaces
 from clepsydra.services.polls import Polls
@@ -94,11 +97,12 @@ def assemble(
     retention_interval: float,
     token_secret: bytes,
     metrics: Metrics | None = None,
+    peer_credentials: grpc.ChannelCredentials | None = None,
 ) -> Assembly:
     """Every object of a server on an open `store`. `address`: where this process serves
     (and where the others on a shared database reach it). `token_secret`: the store's key
     for task tokens. `metrics`: to count and time the update path's writes, if the server
-    has metrics."""
+    has metrics. `peer_credentials`: TLS towards the other processes on a shared database."""
     skipping = isinstance(clock, SkippingClock)
     work = WorkTracker(clock) if isinstance(clock, SkippingClock) else None
     # Time skipping waits for transfers too: it looks again when the last one is done.
@@ -139,7 +143,7 @@ def assemble(
     cluster = None
     peers = None
     if membership is not None:
-        peers = Peers()
+        peers = Peers(peer_credentials)
         cluster = Cluster(_shared(store), membership, core, matching, namespaces, peers)
     workflow_service = rpc_table(
         WORKFLOW_SERVICE,
@@ -149,6 +153,7 @@ def assemble(
             NamespaceService(namespaces),
             VisibilityService(visibility),
             ScheduleService(namespaces, schedules),
+            ActivityService(namespaces, ActivityOperations(core)),
             TaskQueueService(namespaces, matching, clock, address),
             DeletionService(namespaces, core, deleter),
             BatchService(batches),

@@ -13,10 +13,13 @@ from google.protobuf.descriptor import ServiceDescriptor
 
 from clepsydra.api.rpc_table import RpcTable
 from clepsydra.http import build_api
+from clepsydra.http.origin import SameSiteOnly
 from clepsydra.http.serve import HttpServer, bind
+from clepsydra.security import ServerTls
 from clepsydra.server.health import Check, WithHealth
 from clepsydra.ui import assets
 from clepsydra.ui.app import UiApp
+from clepsydra.ui.login import LOGIN_PATH
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ class WebFrontends:
         self.ip = ip
         self.http: HttpServer | None = None
         self.ui: HttpServer | None = None
+        self.scheme = "http"
 
     @property
     def http_address(self) -> str | None:
@@ -46,7 +50,7 @@ class WebFrontends:
 
     @property
     def ui_url(self) -> str | None:
-        return None if self.ui is None else f"http://{self.ip}:{self.ui.port}"
+        return None if self.ui is None else f"{self.scheme}://{self.ip}:{self.ui.port}"
 
     def _bind(self, port: int, what: str, fallback: bool) -> socket.socket:
         try:
@@ -59,13 +63,22 @@ class WebFrontends:
             return bind(self.ip, 0)
 
     async def start(
-        self, services: Sequence[ServiceDescriptor], tables: Mapping[str, RpcTable], health: Check
+        self,
+        services: Sequence[ServiceDescriptor],
+        tables: Mapping[str, RpcTable],
+        health: Check,
+        tls: ServerTls | None = None,
+        authorizes: bool = False,
     ) -> None:
-        """`health`: what `GET /health` on the HTTP API port checks (raises if unhealthy)."""
+        """`health`: what `GET /health` on the HTTP API port checks (raises if unhealthy).
+        `tls`: serve both over TLS; `authorizes`: the tables check tokens (the UI signs in)."""
+        context = None if tls is None else tls.ssl_context()
+        self.scheme = "http" if tls is None else "https"
         if self.config.http_port is not None:
             api = build_api(services, tables, shorthand=True)
             sock = self._bind(self.config.http_port, "HTTP API", self.config.http_fallback)
-            self.http = HttpServer(WithHealth(api, health), sock, on_stop=api.close)
+            app = SameSiteOnly(WithHealth(api, health), self.ip)
+            self.http = HttpServer(app, sock, on_stop=api.close, tls=context)
             await self.http.start()
         if self.config.ui_port is not None:
             try:
@@ -74,9 +87,10 @@ class WebFrontends:
                 log.warning("web UI not served: %s", error)
                 return
             ui_api = build_api(services, tables, shorthand=False)
-            app = UiApp(found, ui_api, self.config.ui_codec_endpoint)
+            ui = UiApp(found, ui_api, self.config.ui_codec_endpoint, authorizes, tls is not None)
             sock = self._bind(self.config.ui_port, "web UI", self.config.ui_fallback)
-            self.ui = HttpServer(app, sock, on_stop=ui_api.close)
+            app = SameSiteOnly(ui, self.ip, form_paths=frozenset({LOGIN_PATH}))
+            self.ui = HttpServer(app, sock, on_stop=ui_api.close, tls=context)
             await self.ui.start()
             log.info("web UI %s from %s", found.version, found.source)
 
@@ -88,7 +102,7 @@ class WebFrontends:
     def banner_lines(self) -> list[str]:
         lines = []
         if self.http is not None:
-            lines.append(f"HTTP API: http://{self.http_address}")
+            lines.append(f"HTTP API: {self.scheme}://{self.http_address}")
         if self.ui is not None:
             lines.append(f"Web UI:   {self.ui_url}")
         elif self.config.ui_port is not None:

@@ -6,6 +6,9 @@
   writes need the `X-CSRF-TOKEN` header to match the `_csrf` cookie, as on the reference, so
   another site open in the same browser cannot drive the server;
 - anything else: a file of the built app, or `index.html` for the app's own routes.
+
+On a server that requires tokens, `/login` takes the user's token and keeps it in a cookie
+that becomes the API requests' `authorization` header (`login.py`).
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from typing import Any
 
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
 from clepsydra.http.api import HttpApi
+from clepsydra.ui import login
 from clepsydra.ui.assets import UiAssets
 
 CSRF_COOKIE = "_csrf"
@@ -86,10 +90,20 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class UiApp:
-    def __init__(self, assets: UiAssets, api: HttpApi, codec_endpoint: str = "") -> None:
+    def __init__(
+        self,
+        assets: UiAssets,
+        api: HttpApi,
+        codec_endpoint: str = "",
+        sign_in: bool = False,
+        secure: bool = False,
+    ) -> None:
+        """`sign_in`: the API requires tokens, taken at /login; `secure`: served over TLS."""
         self.api = api
         self.settings = settings(assets.version, codec_endpoint)
         self.files = _SinglePageFiles(directory=assets.root)
+        self.sign_in = sign_in
+        self.secure = secure
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -99,6 +113,8 @@ class UiApp:
         path, method = scope["path"], scope["method"]
         if path == "/healthz":  # for load balancers and probes, as the reference's UI server answers
             await JSONResponse({"status": "OK"})(scope, receive, send)
+        elif self.sign_in and path in (login.LOGIN_PATH, login.LOGOUT_PATH):
+            await self._sign_in(scope, receive, send)
         elif path == "/api/v1/settings":
             await JSONResponse(self.settings)(scope, receive, send)
         elif path.startswith("/api/"):
@@ -106,9 +122,20 @@ class UiApp:
                 refusal = JSONResponse({"message": "missing csrf token in request header"}, 400)
                 await refusal(scope, receive, send)
             else:
-                await self.api(scope, receive, send)
+                await self.api(login.with_token(scope) if self.sign_in else scope, receive, send)
+        elif self.sign_in and not path.startswith("/_app/") and not login.signed_in(scope):
+            await RedirectResponse(login.LOGIN_PATH, status_code=303)(scope, receive, send)
         else:
             await self.files(scope, receive, send)
+
+    async def _sign_in(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == login.LOGOUT_PATH:
+            response = login.sign_out(self.secure)
+        elif scope["method"] == "POST":
+            response = await login.sign_in(receive, self.secure)
+        else:
+            response = login.login_page()
+        await response(scope, receive, send)
 
     @staticmethod
     def _with_headers(send: Send, new_token: str | None, path: str) -> Send:
