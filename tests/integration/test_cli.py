@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, PauseActivityRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeWorkerDeploymentRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -46,9 +46,11 @@ async def test_start_dev_serves_extra_namespaces_and_stops_on_sigterm(tmp_path: 
 @clepsydra_only
 async def test_rpcs_not_built_yet_say_which(client: Client) -> None:
     with pytest.raises(RPCError) as error:
-        await client.workflow_service.pause_activity(PauseActivityRequest(namespace="default"))
+        await client.workflow_service.describe_worker_deployment(
+            DescribeWorkerDeploymentRequest(namespace="default")
+        )
     assert error.value.status == RPCStatusCode.UNIMPLEMENTED
-    assert "PauseActivity" in error.value.message
+    assert "DescribeWorkerDeployment" in error.value.message
 
 
 @clepsydra_only

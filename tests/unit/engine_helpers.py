@@ -17,6 +17,7 @@ from temporalio.api.workflowservice.v1 import (
 from clepsydra.engine import commands, start, workflow_task
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionState
+from clepsydra.engine.tasks import QueueKind, QueueTask
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -57,7 +58,10 @@ class Run:
         task = self.state.workflow_task
         assert task is not None
         return self.apply(
-            workflow_task.record_started, task.scheduled_event_id, task.attempt, "worker", "req"
+            workflow_task.record_started,
+            QueueTask(QueueKind.WORKFLOW, task.task_queue, task.scheduled_event_id, task.attempt),
+            "worker",
+            "req",
         )
 
     def complete_workflow_task(self, *cmds: Command) -> None:

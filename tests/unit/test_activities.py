@@ -5,7 +5,7 @@ from temporalio.api.failure.v1 import ApplicationFailureInfo, Failure
 
 from clepsydra.engine import activity
 from clepsydra.engine.fire import fire
-from clepsydra.engine.tasks import QueueKind, TimerKind
+from clepsydra.engine.tasks import QueueKind, QueueTask, TimerKind
 from clepsydra.engine.workflow_task import CommandError
 from tests.unit.engine_helpers import Run, schedule_activity
 
@@ -42,7 +42,7 @@ def test_an_activity_without_close_timeouts_fails_the_workflow_task() -> None:
 
 def test_failed_attempts_leave_no_events_until_the_activity_closes() -> None:
     run = scheduled(start_to_close_timeout=10 * SECOND)
-    run.apply(activity.record_started, 5, 1, "worker", "r")
+    run.apply(activity.record_started, QueueTask(QueueKind.ACTIVITY, "tq", 5, 1), "worker", "r")
     failure = Failure(message="boom", application_failure_info=ApplicationFailureInfo(type="E"))
     info = run.state.activities[5]
     before = len(run.history)
@@ -57,7 +57,7 @@ def test_failed_attempts_leave_no_events_until_the_activity_closes() -> None:
     run.advance(1)
     run.apply(fire, retry_timer)
     assert [(t.kind, t.attempt) for t in run.last.queue_tasks] == [(QueueKind.ACTIVITY, 2)]
-    run.apply(activity.record_started, 5, 2, "worker", "r2")
+    run.apply(activity.record_started, QueueTask(QueueKind.ACTIVITY, "tq", 5, 2), "worker", "r2")
     run.apply(activity.complete, run.state.activities[5], None, "worker")
     assert run.types()[-3:] == ["ACTIVITY_TASK_STARTED", "ACTIVITY_TASK_COMPLETED", "WORKFLOW_TASK_SCHEDULED"]
     started = run.history[-3].activity_task_started_event_attributes
@@ -69,7 +69,7 @@ def test_failed_attempts_leave_no_events_until_the_activity_closes() -> None:
 
 def test_a_non_retryable_failure_closes_the_activity_at_once() -> None:
     run = scheduled(start_to_close_timeout=10 * SECOND)
-    run.apply(activity.record_started, 5, 1, "worker", "r")
+    run.apply(activity.record_started, QueueTask(QueueKind.ACTIVITY, "tq", 5, 1), "worker", "r")
     failure = Failure(message="no", application_failure_info=ApplicationFailureInfo(non_retryable=True))
     run.apply(activity.fail, run.state.activities[5], failure, "worker", None)
     assert run.types()[-3:] == ["ACTIVITY_TASK_STARTED", "ACTIVITY_TASK_FAILED", "WORKFLOW_TASK_SCHEDULED"]
@@ -78,7 +78,7 @@ def test_a_non_retryable_failure_closes_the_activity_at_once() -> None:
 
 def test_heartbeats_push_the_heartbeat_deadline_back() -> None:
     run = scheduled(start_to_close_timeout=60 * SECOND, heartbeat_timeout=2 * SECOND)
-    run.apply(activity.record_started, 5, 1, "worker", "r")
+    run.apply(activity.record_started, QueueTask(QueueKind.ACTIVITY, "tq", 5, 1), "worker", "r")
     assert run.last is not None
     heartbeat_timer = next(t for t in run.last.timer_tasks if t.timeout_type == activity.HEARTBEAT)
     run.advance(1.5)

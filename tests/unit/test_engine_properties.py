@@ -24,7 +24,7 @@ from temporalio.api.failure.v1 import ApplicationFailureInfo, Failure
 from clepsydra.engine import activity, codec, workflow, workflow_task
 from clepsydra.engine.fire import fire
 from clepsydra.engine.state import ExecutionState
-from clepsydra.engine.tasks import TimerTask
+from clepsydra.engine.tasks import QueueKind, QueueTask, TimerTask
 from clepsydra.engine.workflow_task import CommandError
 from tests.unit.engine_helpers import Run, schedule_activity
 
@@ -122,7 +122,12 @@ class ExecutionMachine(RuleBasedStateMachine):
     @rule()
     def start_an_activity(self) -> None:
         info = next(a for a in self.state.activities.values() if not a.started)
-        self._apply(activity.record_started, info.scheduled_event_id, info.attempt, "worker", "r")
+        self._apply(
+            activity.record_started,
+            QueueTask(QueueKind.ACTIVITY, "tq", info.scheduled_event_id, info.attempt, info.stamp),
+            "worker",
+            "r",
+        )
 
     @precondition(lambda self: bool(self.timers))
     @rule(seconds=st.integers(min_value=1, max_value=12))

@@ -136,14 +136,22 @@ class WorkerService:
         self, request: RecordActivityTaskHeartbeatRequest, context: Context
     ) -> RecordActivityTaskHeartbeatResponse:
         token = await self.completions.tokens.task(request)
-        cancel = await self.completions.heartbeat(token, _payloads(request, "details"))
-        return RecordActivityTaskHeartbeatResponse(cancel_requested=cancel)
+        answer = await self.completions.heartbeat(token, _payloads(request, "details"))
+        return RecordActivityTaskHeartbeatResponse(
+            cancel_requested=answer.cancel_requested,
+            activity_paused=answer.paused,
+            activity_reset=answer.reset,
+        )
 
     async def RecordActivityTaskHeartbeatById(
         self, request: RecordActivityTaskHeartbeatByIdRequest, context: Context
     ) -> RecordActivityTaskHeartbeatByIdResponse:
-        cancel = await self.completions.heartbeat(await self._by_id(request), _payloads(request, "details"))
-        return RecordActivityTaskHeartbeatByIdResponse(cancel_requested=cancel)
+        answer = await self.completions.heartbeat(await self._by_id(request), _payloads(request, "details"))
+        return RecordActivityTaskHeartbeatByIdResponse(
+            cancel_requested=answer.cancel_requested,
+            activity_paused=answer.paused,
+            activity_reset=answer.reset,
+        )
 
     async def RespondActivityTaskCompleted(
         self, request: RespondActivityTaskCompletedRequest, context: Context

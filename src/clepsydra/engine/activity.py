@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from temporalio.api.command.v1 import (
     RequestCancelActivityTaskCommandAttributes,
@@ -96,8 +97,8 @@ def schedule(m: Mutation, completed_event_id: int, command: ScheduleActivityTask
     s.activities[info.scheduled_event_id] = info
     schedule_to_close = attributes.schedule_to_close_timeout.ToTimedelta()
     if schedule_to_close > _ZERO:
-        _add_timeout(m, info, SCHEDULE_TO_CLOSE, m.now + schedule_to_close)
-    _dispatch(m, info)
+        add_timeout(m, info, SCHEDULE_TO_CLOSE, m.now + schedule_to_close)
+    dispatch(m, info)
     if command.request_eager_execution and attributes.task_queue.name == s.task_queue:
         m.eager_activities.append(info.scheduled_event_id)
 
@@ -111,11 +112,12 @@ def start_eagerly(m: Mutation, identity: str) -> list[ActivityInfo]:
         info = m.state.activities.get(scheduled_event_id) if m.state.running else None
         if info is None or info.started:  # canceled by a later command, or the workflow closed
             continue
-        m.queue_tasks = [
+        queued = [
             t
             for t in m.queue_tasks
-            if not (t.kind == QueueKind.ACTIVITY and t.scheduled_event_id == info.scheduled_event_id)
+            if t.kind == QueueKind.ACTIVITY and t.scheduled_event_id == info.scheduled_event_id
         ]
+        m.queue_tasks = [t for t in m.queue_tasks if t not in queued]
         m.timer_tasks = [
             t
             for t in m.timer_tasks
@@ -125,7 +127,7 @@ def start_eagerly(m: Mutation, identity: str) -> list[ActivityInfo]:
                 and t.timeout_type == SCHEDULE_TO_START
             )
         ]
-        started.append(record_started(m, info.scheduled_event_id, info.attempt, identity, m.new_id()))
+        started.append(record_started(m, queued[0], identity, m.new_id()))
     m.eager_activities = []
     return started
 
@@ -174,27 +176,35 @@ def redispatch(m: Mutation, info: ActivityInfo) -> None:
     """Dispatch an activity again from the start (its run was rebuilt, e.g. by a reset)."""
     schedule_to_close = info.attributes.schedule_to_close_timeout.ToTimedelta()
     if schedule_to_close > _ZERO:
-        _add_timeout(m, info, SCHEDULE_TO_CLOSE, m.now + schedule_to_close)
-    _dispatch(m, info)
+        add_timeout(m, info, SCHEDULE_TO_CLOSE, m.now + schedule_to_close)
+    dispatch(m, info)
 
 
-def _dispatch(m: Mutation, info: ActivityInfo) -> None:
+def dispatch(m: Mutation, info: ActivityInfo) -> None:
     """Put the current attempt on its task queue, with its schedule-to-start deadline."""
     m.add_queue_task(
-        QueueTask(QueueKind.ACTIVITY, info.attributes.task_queue.name, info.scheduled_event_id, info.attempt)
+        QueueTask(
+            QueueKind.ACTIVITY,
+            info.attributes.task_queue.name,
+            info.scheduled_event_id,
+            info.attempt,
+            info.stamp,
+        )
     )
     schedule_to_start = info.attributes.schedule_to_start_timeout.ToTimedelta()
     schedule_to_close = info.attributes.schedule_to_close_timeout.ToTimedelta()
     if schedule_to_start > _ZERO and (schedule_to_close == _ZERO or schedule_to_start < schedule_to_close):
-        _add_timeout(m, info, SCHEDULE_TO_START, m.now + schedule_to_start)
+        add_timeout(m, info, SCHEDULE_TO_START, m.now + schedule_to_start)
 
 
-def _add_timeout(
+def add_timeout(
     m: Mutation, info: ActivityInfo, timeout_type: TimeoutType.ValueType, fire_time: datetime
 ) -> None:
     attempt = 0 if timeout_type == SCHEDULE_TO_CLOSE else info.attempt
     m.add_timer(
-        TimerTask(TimerKind.ACTIVITY_TIMEOUT, fire_time, info.scheduled_event_id, attempt, timeout_type)
+        TimerTask(
+            TimerKind.ACTIVITY_TIMEOUT, fire_time, info.scheduled_event_id, attempt, timeout_type, info.stamp
+        )
     )
 
 
@@ -208,33 +218,51 @@ def pending(s: ExecutionState, scheduled_event_id: int, attempt: int) -> Activit
     return info
 
 
-def record_started(
-    m: Mutation, scheduled_event_id: int, attempt: int, identity: str, request_id: str
-) -> ActivityInfo:
-    info = m.state.activities.get(scheduled_event_id) if m.state.running else None
-    if info is None or info.attempt != attempt or info.started:
+def record_started(m: Mutation, queued: QueueTask, identity: str, request_id: str) -> ActivityInfo:
+    info = m.state.activities.get(queued.scheduled_event_id) if m.state.running else None
+    if (
+        info is None
+        or (info.attempt, info.stamp) != (queued.attempt, queued.stamp)
+        or info.started
+        or info.pause is not None
+    ):
         raise NotFound("Activity task not found.")
     info.started_time = m.now
     info.identity = identity
     info.last_worker_identity = identity
     info.request_id = request_id
     m.touch()
-    start_to_close = info.attributes.start_to_close_timeout.ToTimedelta()
-    if start_to_close > _ZERO:
-        _add_timeout(m, info, START_TO_CLOSE, m.now + start_to_close)
-    heartbeat = info.attributes.heartbeat_timeout.ToTimedelta()
-    if heartbeat > _ZERO:
-        _add_timeout(m, info, HEARTBEAT, m.now + heartbeat)
+    arm_attempt_timeouts(m, info)
     return info
 
 
-def heartbeat(m: Mutation, info: ActivityInfo, details: Payloads | None) -> bool:
-    """Record progress; returns whether the workflow asked to cancel the activity."""
+def arm_attempt_timeouts(m: Mutation, info: ActivityInfo) -> None:
+    """The start-to-close and heartbeat deadlines of the running attempt."""
+    assert info.started_time is not None
+    start_to_close = info.attributes.start_to_close_timeout.ToTimedelta()
+    if start_to_close > _ZERO:
+        add_timeout(m, info, START_TO_CLOSE, info.started_time + start_to_close)
+    heartbeat = info.attributes.heartbeat_timeout.ToTimedelta()
+    if heartbeat > _ZERO:
+        last = max(info.last_heartbeat_time or info.started_time, info.started_time)
+        add_timeout(m, info, HEARTBEAT, max(last + heartbeat, m.now))
+
+
+class HeartbeatAnswer(NamedTuple):
+    """What a running attempt is told when it heartbeats."""
+
+    cancel_requested: bool
+    paused: bool
+    reset: bool
+
+
+def heartbeat(m: Mutation, info: ActivityInfo, details: Payloads | None) -> HeartbeatAnswer:
+    """Record progress; whether the attempt should stop, and why."""
     info.last_heartbeat_time = m.now
     if details is not None:
         info.heartbeat_details = details
     m.touch()
-    return info.cancel_requested
+    return HeartbeatAnswer(info.cancel_requested, info.pause is not None, info.reset_requested)
 
 
 def complete(m: Mutation, info: ActivityInfo, result: Payloads | None, identity: str) -> None:
@@ -310,7 +338,12 @@ def timer_subject(state: ExecutionState, task: TimerTask) -> ActivityInfo | None
     """The activity a timeout or retry timer is for, if the timer still concerns it: the
     schedule-to-close timeout spans every attempt, the other timers one attempt each."""
     info = state.activities.get(task.event_id) if state.running else None
-    if info is None or (info.attempt != task.attempt and task.timeout_type != SCHEDULE_TO_CLOSE):
+    if (
+        info is None
+        or info.pause is not None  # a paused activity neither retries nor times out
+        or info.stamp != task.stamp
+        or (info.attempt != task.attempt and task.timeout_type != SCHEDULE_TO_CLOSE)
+    ):
         return None
     return info
 
@@ -321,7 +354,7 @@ def on_timer(m: Mutation, task: TimerTask) -> None:
         return
     if task.kind == TimerKind.ACTIVITY_RETRY:
         if not info.started:
-            _dispatch(m, info)
+            dispatch(m, info)
         return
     timeout_type = task.timeout_type
     if timeout_type == SCHEDULE_TO_CLOSE:
@@ -338,7 +371,7 @@ def on_timer(m: Mutation, task: TimerTask) -> None:
         last = max(info.last_heartbeat_time or info.started_time, info.started_time)
         deadline = last + info.attributes.heartbeat_timeout.ToTimedelta()
         if deadline > m.now:
-            _add_timeout(m, info, HEARTBEAT, deadline)
+            add_timeout(m, info, HEARTBEAT, deadline)
             return
     _time_out(m, info, timeout_type, retryable=True)
 
@@ -394,17 +427,43 @@ def _retry_or_close(
     backoff, retry_state = retry.next_backoff(
         info.attributes.retry_policy, info.attempt, failure, m.now, expiration
     )
-    if info.cancel_requested or backoff is None:
+    if info.cancel_requested or retry_state == RetryState.RETRY_STATE_NON_RETRYABLE_FAILURE:
         close(retry_state)
         return
+    if info.pause is None and backoff is None:
+        close(retry_state)
+        return
+    # The next attempt: at once into backoff, or, while paused, parked until unpaused.
     info.attempt += 1
     info.started_time = None
     info.request_id = ""
     info.identity = ""
     info.last_failure = failure
-    info.current_attempt_scheduled_time = m.now + backoff
+    info.last_attempt_complete_time = m.now
+    info.reset_requested = False
+    if info.reset_heartbeat:
+        info.reset_heartbeat = False
+        info.heartbeat_details = None
+        info.last_heartbeat_time = None
     m.touch()
-    m.add_timer(TimerTask(TimerKind.ACTIVITY_RETRY, m.now + backoff, info.scheduled_event_id, info.attempt))
+    if info.pause is not None:
+        info.stamp += 1  # the attempt's timers are moot
+        info.current_attempt_scheduled_time = m.now
+        return
+    assert backoff is not None
+    schedule_retry(m, info, m.now + backoff)
+
+
+def schedule_retry(m: Mutation, info: ActivityInfo, at: datetime) -> None:
+    """Dispatch the current attempt at `at` (now or later)."""
+    info.current_attempt_scheduled_time = at
+    m.touch()
+    if at <= m.now:
+        dispatch(m, info)
+        return
+    m.add_timer(
+        TimerTask(TimerKind.ACTIVITY_RETRY, at, info.scheduled_event_id, info.attempt, stamp=info.stamp)
+    )
 
 
 def _write_started(m: Mutation, info: ActivityInfo) -> int:

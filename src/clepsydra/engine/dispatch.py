@@ -16,7 +16,7 @@ def start_queued(m: Mutation, task: QueueTask, identity: str, request_id: str) -
     task's transient events, an activity's info). NOT_FOUND, and still queued, if it
     cannot start."""
     record = workflow_task.record_started if task.kind == QueueKind.WORKFLOW else activity.record_started
-    outcome = record(m, task.scheduled_event_id, task.attempt, identity, request_id)
+    outcome = record(m, task, identity, request_id)
     m.queue_tasks.remove(task)
     return outcome
 

@@ -50,8 +50,19 @@ class WorkflowTaskInfo:
 
 
 @dataclass
+class ActivityPause:
+    """Who paused an activity, when and why: while paused it is neither dispatched nor timed out."""
+
+    time: datetime
+    identity: str = ""
+    reason: str = ""
+    request_id: str = ""
+
+
+@dataclass
 class ActivityInfo:
     scheduled_event_id: int
+    # The scheduled event's attributes, with the options as an operator last changed them.
     attributes: ActivityTaskScheduledEventAttributes
     scheduled_time: datetime
     attempt: int = 1
@@ -64,6 +75,14 @@ class ActivityInfo:
     heartbeat_details: Payloads | None = None
     last_failure: Failure | None = None
     cancel_requested_event_id: int = 0
+    last_attempt_complete_time: datetime | None = None
+    stamp: int = 0  # the dispatch generation its tasks and timers carry (QueueTask.stamp)
+    pause: ActivityPause | None = None
+    # An operator reset it while an attempt ran: that attempt hears so through its heartbeats,
+    # and the heartbeat is dropped before the next attempt if asked.
+    reset_requested: bool = False
+    reset_heartbeat: bool = False
+    original_options: ActivityTaskScheduledEventAttributes | None = None  # before the first change
 
     @property
     def activity_id(self) -> str:

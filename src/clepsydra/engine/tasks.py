@@ -60,10 +60,13 @@ class QueueTask:
     task_queue: str
     scheduled_event_id: int
     attempt: int
+    # An activity's dispatch generation: pausing, unpausing, resetting or changing its options
+    # makes the tasks and timers of earlier generations stale.
+    stamp: int = 0
 
     @property
     def key(self) -> str:
-        return f"q{self.kind}:{self.scheduled_event_id}:{self.attempt}"
+        return f"q{self.kind}:{self.scheduled_event_id}:{self.attempt}{_stamp_suffix(self.stamp)}"
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,13 @@ class TimerTask:
     event_id: int = 0
     attempt: int = 0
     timeout_type: TimeoutType.ValueType = TimeoutType.TIMEOUT_TYPE_UNSPECIFIED
+    stamp: int = 0  # as QueueTask.stamp
 
     @property
     def key(self) -> str:
-        return f"t{self.kind}:{self.event_id}:{self.attempt}:{self.timeout_type}"
+        return f"t{self.kind}:{self.event_id}:{self.attempt}:{self.timeout_type}{_stamp_suffix(self.stamp)}"
+
+
+def _stamp_suffix(stamp: int) -> str:
+    """Keys of generation 0 are those written before generations existed."""
+    return f":{stamp}" if stamp else ""

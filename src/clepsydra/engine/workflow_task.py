@@ -84,17 +84,15 @@ def schedule_if_needed(m: Mutation) -> None:
         schedule(m)
 
 
-def record_started(
-    m: Mutation, scheduled_event_id: int, attempt: int, identity: str, request_id: str
-) -> list[HistoryEvent]:
+def record_started(m: Mutation, queued: QueueTask, identity: str, request_id: str) -> list[HistoryEvent]:
     """Hand the task to a poller; returns the transient events the poller must also see."""
     s = m.state
     task = s.workflow_task
     if (
         not s.running
         or task is None
-        or task.scheduled_event_id != scheduled_event_id
-        or task.attempt != attempt
+        or task.scheduled_event_id != queued.scheduled_event_id
+        or task.attempt != queued.attempt
     ):
         raise NotFound("Workflow task not found.")
     if task.started:

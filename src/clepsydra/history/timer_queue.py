@@ -17,6 +17,7 @@ no skip happens while a timer is being fired, since firing usually creates work.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import heapq
 import itertools
 import logging
@@ -200,7 +201,7 @@ class TimerQueue:
         except Exception:
             log.exception("timer %s of %s failed; retrying", task.key, key)
             retry_at = self._clock.now() + RETRY_DELAY
-            self.add(key, TimerTask(task.kind, retry_at, task.event_id, task.attempt, task.timeout_type))
+            self.add(key, dataclasses.replace(task, fire_time=retry_at))
         finally:
             self._slots.release()
 

@@ -173,8 +173,8 @@ class Completions:
 
     # -- activity tasks -----------------------------------------------------------------------
 
-    async def heartbeat(self, ref: ActivityRef, details: Payloads | None) -> bool:
-        """Record progress; whether the activity's cancellation was requested."""
+    async def heartbeat(self, ref: ActivityRef, details: Payloads | None) -> activity.HeartbeatAnswer:
+        """Record progress; whether the attempt should stop (canceled, paused or reset)."""
         key, scheduled_event_id, attempt = await self._activity(ref)
         return await self.core.update(
             key,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import PendingActivityState, PendingWorkflowTaskState
 from temporalio.api.workflow.v1 import (
@@ -13,10 +15,14 @@ from temporalio.api.workflow.v1 import (
 )
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionResponse
 
-from clepsydra.engine.state import ExecutionState
+from clepsydra.engine import activity_operations
+from clepsydra.engine.state import ActivityInfo, ExecutionState
+
+_STARTED = PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+_SCHEDULED = PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED
 
 
-def describe_execution(s: ExecutionState) -> DescribeWorkflowExecutionResponse:
+def describe_execution(s: ExecutionState, now: datetime) -> DescribeWorkflowExecutionResponse:
     info = WorkflowExecutionInfo(
         execution=WorkflowExecution(workflow_id=s.workflow_id, run_id=s.run_id),
         type=s.start.workflow_type,
@@ -50,34 +56,7 @@ def describe_execution(s: ExecutionState) -> DescribeWorkflowExecutionResponse:
         ),
         workflow_execution_info=info,
     )
-    for activity in s.activities.values():
-        pending = PendingActivityInfo(
-            activity_id=activity.activity_id,
-            activity_type=activity.attributes.activity_type,
-            state=PendingActivityState.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED
-            if activity.cancel_requested
-            else PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
-            if activity.started
-            else PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED,
-            attempt=activity.attempt,
-            maximum_attempts=activity.attributes.retry_policy.maximum_attempts,
-            last_worker_identity=activity.last_worker_identity,
-        )
-        if activity.heartbeat_details is not None:
-            pending.heartbeat_details.CopyFrom(activity.heartbeat_details)
-        if activity.last_heartbeat_time is not None:
-            pending.last_heartbeat_time.FromDatetime(activity.last_heartbeat_time)
-        if activity.started_time is not None:
-            pending.last_started_time.FromDatetime(activity.started_time)
-        if activity.last_failure is not None:
-            pending.last_failure.CopyFrom(activity.last_failure)
-        pending.scheduled_time.FromDatetime(
-            activity.current_attempt_scheduled_time or activity.scheduled_time
-        )
-        schedule_to_close = activity.attributes.schedule_to_close_timeout.ToTimedelta()
-        if schedule_to_close.total_seconds() > 0:
-            pending.expiration_time.FromDatetime(activity.scheduled_time + schedule_to_close)
-        response.pending_activities.append(pending)
+    response.pending_activities.extend(pending_activity(a, now) for a in s.activities.values())
     for child in s.children.values() if s.running else ():
         response.pending_children.append(
             PendingChildExecutionInfo(
@@ -102,3 +81,51 @@ def describe_execution(s: ExecutionState) -> DescribeWorkflowExecutionResponse:
             pending_task.started_time.FromDatetime(task.started_time)
         response.pending_workflow_task.CopyFrom(pending_task)
     return response
+
+
+def pending_activity(activity: ActivityInfo, now: datetime) -> PendingActivityInfo:
+    """An activity as describe shows it: its state, attempt, heartbeat, pause and options."""
+    paused = activity.pause is not None
+    if activity.cancel_requested:
+        state = PendingActivityState.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED
+    elif activity.started:
+        state = _STARTED if not paused else PendingActivityState.PENDING_ACTIVITY_STATE_PAUSE_REQUESTED
+    else:
+        state = _SCHEDULED if not paused else PendingActivityState.PENDING_ACTIVITY_STATE_PAUSED
+    pending = PendingActivityInfo(
+        activity_id=activity.activity_id,
+        activity_type=activity.attributes.activity_type,
+        state=state,
+        attempt=activity.attempt,
+        maximum_attempts=activity.attributes.retry_policy.maximum_attempts,
+        last_worker_identity=activity.last_worker_identity,
+        paused=paused,
+        priority=activity.attributes.priority,
+        activity_options=activity_operations.options_of(activity),
+    )
+    pending.activity_options.task_queue.ClearField("kind")
+    pending.activity_options.task_queue.normal_name = activity.attributes.task_queue.name
+    if activity.heartbeat_details is not None:
+        pending.heartbeat_details.CopyFrom(activity.heartbeat_details)
+    if activity.last_heartbeat_time is not None:
+        pending.last_heartbeat_time.FromDatetime(activity.last_heartbeat_time)
+    if activity.started_time is not None:
+        pending.last_started_time.FromDatetime(activity.started_time)
+    if activity.last_failure is not None:
+        pending.last_failure.CopyFrom(activity.last_failure)
+    scheduled_time = activity.current_attempt_scheduled_time or activity.scheduled_time
+    pending.scheduled_time.FromDatetime(scheduled_time)
+    if activity.last_attempt_complete_time is not None:
+        pending.last_attempt_complete_time.FromDatetime(activity.last_attempt_complete_time)
+        if state == _SCHEDULED and scheduled_time > now:  # waiting out its retry backoff
+            pending.next_attempt_schedule_time.FromDatetime(scheduled_time)
+            pending.current_retry_interval.FromTimedelta(scheduled_time - activity.last_attempt_complete_time)
+    schedule_to_close = activity.attributes.schedule_to_close_timeout.ToTimedelta()
+    if schedule_to_close.total_seconds() > 0:
+        pending.expiration_time.FromDatetime(activity.scheduled_time + schedule_to_close)
+    if activity.pause is not None:
+        pause = pending.pause_info
+        pause.pause_time.FromDatetime(activity.pause.time)
+        pause.manual.identity = activity.pause.identity
+        pause.manual.reason = activity.pause.reason
+    return pending

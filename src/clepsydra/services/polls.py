@@ -21,7 +21,7 @@ from clepsydra.clock import Clock
 from clepsydra.engine import activity, workflow_task
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ActivityInfo
-from clepsydra.engine.tasks import QueueKind
+from clepsydra.engine.tasks import QueueKind, QueueTask
 from clepsydra.errors import InvalidArgument, NotFound
 from clepsydra.history.core import HistoryCore
 from clepsydra.matching.task_queues import (
@@ -156,7 +156,7 @@ class Polls:
                 return response
 
     async def _start(
-        self, dispatch: Dispatch, record: Callable[[Mutation, int, int, str, str], S], identity: str
+        self, dispatch: Dispatch, record: Callable[[Mutation, QueueTask, str, str], S], identity: str
     ) -> S | None:
         """Mark a dispatched task started; None if it went stale while it waited."""
         task = dispatch.task
@@ -164,7 +164,7 @@ class Polls:
         try:
             return await self.core.update(
                 dispatch.key,
-                lambda m: record(m, task.scheduled_event_id, task.attempt, identity, request_id),
+                lambda m: record(m, task, identity, request_id),
                 done_queue_task=dispatch.task.key,
             )
         except NotFound:

@@ -334,7 +334,7 @@ class Workflows:
     ) -> DescribeWorkflowExecutionResponse:
         key = await self._resolve(namespace_id, execution)
         async with self.core.read(key) as state:
-            return describe_execution(state)
+            return describe_execution(state, self.clock.now())
 
     async def _resolve(self, namespace_id: str, execution: WorkflowExecution) -> ExecutionKey:
         if not execution.workflow_id:
