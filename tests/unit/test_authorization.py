@@ -263,3 +263,43 @@ async def test_a_custom_authorizer_decides_and_may_be_async() -> None:
     assert calls == [(None, "ListSchedules", "a"), (None, "CreateSchedule", "a")]
     with pytest.raises(PermissionDenied):
         await Guard(None, broken).wrap({"ListSchedules": handler})["ListSchedules"](Request("a"), Context())
+
+
+# -- what a browser can be made to send ---------------------------------------------------
+
+
+def _scope(method: str = "POST", path: str = "/api/v1/x", **headers: str) -> dict[str, Any]:
+    raw = [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]
+    return {"type": "http", "method": method, "path": path, "headers": raw}
+
+
+def test_requests_another_site_can_make_a_browser_send_are_refused() -> None:
+    from clepsydra.http.origin import refusal
+
+    host = {"host": "127.0.0.1:7243"}
+    json_type = {"content_type": "application/json"}
+    assert refusal(_scope(**host, **json_type), loopback_only=True) is None
+    assert refusal(_scope("GET", host="localhost:7243"), loopback_only=True) is None
+    assert refusal(_scope("GET", host="[::1]:7243"), loopback_only=True) is None
+    assert refusal(_scope("GET", host="rebound.example:7243"), loopback_only=True) is not None
+    assert refusal(_scope("GET", host="server.internal:7243"), loopback_only=False) is None
+    assert refusal(_scope(**host, content_type="text/plain"), loopback_only=True) is not None
+    assert refusal(_scope(**host, content_type="multipart/form-data; boundary=x"), True) is not None
+    form = "application/x-www-form-urlencoded"
+    assert refusal(_scope(**host, content_type=form), loopback_only=True) is None  # curl -d
+    assert refusal(_scope(**host, content_type=form, referer="https://a.example/"), True) is not None
+    assert refusal(_scope(**host, **json_type, sec_fetch_site="cross-site"), True) is not None
+    assert refusal(_scope(**host, **json_type, origin="https://a.example"), True) is not None
+    assert refusal(_scope(**host, **json_type, origin="http://127.0.0.1:7243"), True) is None
+    login = _scope(path="/login", **host, content_type=form, origin="http://127.0.0.1:7243")
+    assert refusal(login, True, frozenset({"/login"})) is None
+
+
+def test_the_ui_sends_the_token_cookie_as_the_authorization_header() -> None:
+    from clepsydra.ui.login import with_token
+
+    scope = _scope("GET", cookie="_csrf=abc; clepsydra-token=tok")
+    assert (b"authorization", b"Bearer tok") in with_token(scope)["headers"]
+    own = _scope("GET", cookie="clepsydra-token=tok", authorization="Bearer mine")
+    assert with_token(own) == own
+    assert with_token(_scope("GET")) == _scope("GET")

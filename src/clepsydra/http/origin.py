@@ -10,11 +10,14 @@ server for that site. So, before any route:
   name (`Host: localhost:7243`, `127.0.0.1:...`, `[::1]:...`): a rebound name is refused;
 - a request that changes something (any method but GET, HEAD and OPTIONS) is refused when
   the browser says it comes from another site (`Sec-Fetch-Site: cross-site`), when its
-  `Origin` is not the server it is sent to, or when its body is a form or plain text (the
-  API reads JSON, and clients send it as `application/json`, or with no content type).
+  `Origin` is not the server it is sent to, or when its body is plain text or multipart
+  (the API reads JSON; clients send `application/json`, or no content type at all);
+- a form's body (`application/x-www-form-urlencoded`) is refused when the request comes
+  from a browser (it has an `Origin`, a `Referer`, a cookie or a `Sec-Fetch-Site`), and
+  taken as JSON otherwise: it is what `curl -d` says of the JSON it sends.
 
-Clients that are not browsers (the SDKs, curl with `-H 'Content-Type: application/json'`)
-send none of these headers and are not affected.
+Clients that are not browsers (the SDKs, the CLI, curl) send none of the browser's headers
+and are not affected.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-SIMPLE_TYPES = {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}
+NOT_JSON = {"text/plain", "multipart/form-data"}
+FORM = "application/x-www-form-urlencoded"
+BROWSER_HEADERS = ("origin", "referer", "cookie", "sec-fetch-site")
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 PERMISSION_DENIED = 7
 
@@ -59,7 +64,10 @@ def refusal(scope: Scope, loopback_only: bool, form_paths: frozenset[str] = froz
     if origin is not None and urlsplit(origin).netloc.lower() != host.lower():
         return f"origin {origin!r} is not this server"
     content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
-    if content_type in SIMPLE_TYPES and scope["path"] not in form_paths:
+    browser = any(name in headers for name in BROWSER_HEADERS)
+    if scope["path"] in form_paths:
+        return None
+    if content_type in NOT_JSON or (content_type == FORM and browser):
         return f"content type {content_type!r} refused: send application/json"
     return None
 
