@@ -3,7 +3,10 @@ and it must not import an HTTP client."""
 
 from __future__ import annotations
 
-from temporalio import workflow
+from datetime import timedelta
+
+from temporalio import activity, workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 
@@ -25,3 +28,22 @@ class Greeting:
     @workflow.signal
     def name(self, name: str) -> None:
         self.names.append(name)
+
+
+@activity.defn
+async def send_welcome_email() -> None:
+    raise RuntimeError("mail server down")
+
+
+@workflow.defn
+class WelcomeWorkflow:
+    """Sends an email through a mail server that is down: the activity fails until paused."""
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.execute_activity(
+            send_welcome_email,
+            activity_id="email",
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=300), backoff_coefficient=1),
+        )
