@@ -1,5 +1,5 @@
-"""The parts of security that talk to something: a key set fetched from a URL, and a call
-forwarded to another server process with its caller's token."""
+"""The parts of security that talk to something: a key set fetched from a URL, a call
+forwarded to another server process with its caller's token, and the command line."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -105,3 +106,27 @@ async def test_a_forwarded_call_carries_its_callers_token() -> None:
         await server.stop(None)
     assert [m.get("authorization") for m in seen] == [None, "Bearer abc"]
     assert all(FORWARDED in m for m in seen)
+
+
+def test_the_options_are_checked_before_the_server_starts(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from clepsydra.cli import main, start
+    from clepsydra.server import settings
+    from tests.security_support import make_pki
+
+    pki = make_pki(tmp_path)
+    runner = CliRunner()
+    alone = runner.invoke(main, ["server", "start-dev", "--tls-cert-file", str(pki.server_cert)])
+    assert alone.exit_code == 2 and "--tls-cert-file and --tls-key-file go together" in alone.output
+    mismatched = ["--tls-cert-file", str(pki.server_cert), "--tls-key-file", str(pki.client_key)]
+    assert runner.invoke(main, ["server", "start-dev", *mismatched]).exit_code == 2
+    (tmp_path / "empty.json").write_text('{"keys": []}')
+    empty = runner.invoke(main, ["server", "start-dev", "--auth-jwks-file", str(tmp_path / "empty.json")])
+    assert empty.exit_code == 2 and "--auth-jwks-file" in empty.output
+    nowhere = runner.invoke(main, ["server", "start-dev", "--authorizer", "no.such.module:authorize"])
+    assert nowhere.exit_code == 2 and "--authorizer" in nowhere.output
+    toml = tmp_path / "server.toml"
+    toml.write_text(f'tls-cert-file = "{pki.server_cert}"\nauth-jwks-url = "https://idp.example/jwks"\n')
+    loaded = settings.load(str(toml), start)
+    assert loaded == {"tls_cert_file": str(pki.server_cert), "auth_jwks_url": "https://idp.example/jwks"}
