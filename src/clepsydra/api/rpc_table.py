@@ -4,7 +4,8 @@ Each RPC of a service is served by the coroutine of its name on exactly one of t
 given for the service (`WorkflowService`, `WorkerService`, `NamespaceService`, ...); two
 objects defining the same RPC is a mistake, refused at start-up rather than resolved by
 order. gRPC (`grpc_handlers.py`), the cluster's forwarding (`cluster/routing.py`) and the
-HTTP API (`http/dispatch.py`) all serve from this map.
+HTTP API (`http/dispatch.py`) all serve from this map. Every handler receives its request
+with durations and times in bounds (`bounds.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from google.protobuf.descriptor import ServiceDescriptor
+
+from clepsydra.api.bounds import bounded
 
 Handler = Callable[[Any, Any], Awaitable[Any]]
 # RPC (method) name → its handler; an RPC missing from it is not implemented.
@@ -31,6 +34,6 @@ def rpc_table(service: ServiceDescriptor, implementations: Iterable[object]) -> 
             if method.name in table:
                 served = f"{service.name}.{method.name} is served by both"
                 raise TypeError(f"{served} {owners[method.name]} and {owner}")
-            table[method.name] = handler
+            table[method.name] = bounded(method.input_type, handler)
             owners[method.name] = owner
     return table

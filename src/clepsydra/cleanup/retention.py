@@ -52,8 +52,11 @@ class RetentionSweeper:
         """Delete every closed run past its namespace's retention; returns how many."""
         deleted = 0
         for namespace in await self._namespaces.list():
-            retention = namespace.config.workflow_execution_retention_ttl.ToTimedelta()
-            cutoff = self._clock.now() - retention
+            try:
+                retention = namespace.config.workflow_execution_retention_ttl.ToTimedelta()
+                cutoff = self._clock.now() - retention
+            except OverflowError:  # a retention from before the calendar (saved before bounds)
+                continue
             while True:
                 keys = await self._store.runs_closed_before(namespace.namespace_info.id, cutoff, BATCH)
                 done = [await self._deleter.delete_closed(key) for key in keys]

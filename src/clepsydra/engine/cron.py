@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from clepsydra.errors import InvalidArgument
 
@@ -16,21 +16,32 @@ _UNITS = {
     "m": timedelta(minutes=1),
     "h": timedelta(hours=1),
 }
+# The longest `@every` period the reference reads (a Go duration), about 292 years.
+MAX_PERIOD = timedelta(microseconds=(2**63 - 1) // 1000)
+NEVER = "invalid CronSchedule, no time can be found to satisfy the schedule"
 
 
 def validate(schedule: str) -> None:
-    if _EVERY.match(schedule.strip()):
+    every = _EVERY.match(schedule.strip())
+    if every and _period(every) <= MAX_PERIOD:
         return
-    if not croniter.is_valid(schedule.strip()):
+    if every or not croniter.is_valid(schedule.strip()):
         raise InvalidArgument(f"Invalid CronSchedule: {schedule!r}.")
 
 
-def backoff(schedule: str, now: datetime) -> timedelta:
-    """Time from `now` until the schedule's next firing (UTC)."""
+def _period(every: re.Match[str]) -> timedelta:
+    return float(every.group(1)) * _UNITS[every.group(2)]
+
+
+def backoff(schedule: str, now: datetime) -> timedelta | None:
+    """Time from `now` until the schedule's next firing (UTC); None if it never fires again
+    (a day that does not exist, a year that has passed)."""
     schedule = schedule.strip()
     every = _EVERY.match(schedule)
     if every:
-        period = float(every.group(1)) * _UNITS[every.group(2)]
-        return period
-    following = croniter(schedule, now).get_next(datetime)
+        return min(_period(every), MAX_PERIOD)
+    try:
+        following = croniter(schedule, now).get_next(datetime)
+    except (CroniterBadDateError, OverflowError, ValueError):
+        return None
     return following - now

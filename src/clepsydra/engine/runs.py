@@ -83,7 +83,8 @@ def next_cron_run(
 ) -> str:
     """The next run of a cron workflow, or "" if the workflow has no cron schedule."""
     schedule = m.state.start.cron_schedule
-    if not schedule:
+    delay = cron.backoff(schedule, m.now) if schedule else None
+    if delay is None:  # no cron schedule, or one that never fires again
         return ""
     start = _successor_start(m, Initiator.CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE)
     start.attempt = 1
@@ -93,7 +94,7 @@ def next_cron_run(
         start.last_completion_result.CopyFrom(m.state.start.last_completion_result)
     if failure is not None:
         start.continued_failure.CopyFrom(failure)
-    return _start_successor(m, start, cron.backoff(schedule, m.now))
+    return _start_successor(m, start, delay)
 
 
 def _successor_start(

@@ -16,6 +16,7 @@ from clepsydra.engine import cron, retry, workflow_task
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionState
 from clepsydra.engine.tasks import TimerKind, TimerTask
+from clepsydra.errors import InvalidArgument
 
 DEFAULT_WORKFLOW_TASK_TIMEOUT = timedelta(seconds=10)
 MAX_WORKFLOW_TASK_TIMEOUT = timedelta(seconds=120)
@@ -63,7 +64,10 @@ def attributes_from_request(
     delay = max(request.workflow_start_delay.ToTimedelta(), _ZERO)
     if request.cron_schedule:
         start.initiator = ContinueAsNewInitiator.CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE
-        delay = cron.backoff(request.cron_schedule, now)
+        first = cron.backoff(request.cron_schedule, now)
+        if first is None:
+            raise InvalidArgument(cron.NEVER)
+        delay = first
     start.first_workflow_task_backoff.FromTimedelta(delay)
     return start
 

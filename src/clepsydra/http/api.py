@@ -121,7 +121,7 @@ class HttpApi:
             if body.strip():
                 try:
                     data = json.loads(body, parse_constant=_reject_constant)
-                except ValueError as error:
+                except (ValueError, RecursionError) as error:
                     raise protojson.BadJson(str(error)) from None
                 protojson.parse(data, message, shorthand)
         else:

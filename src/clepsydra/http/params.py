@@ -68,7 +68,7 @@ def _value(field: FieldDescriptor, text: str) -> Any:
     if name in ("google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"):
         try:
             return json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise BadJson(f"invalid JSON value for field {field.name}") from None
     raise BadJson(f"field {field.name} of type {name} cannot be set from a query parameter")
 

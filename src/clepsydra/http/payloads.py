@@ -52,7 +52,7 @@ def payload_out(payload: Payload, full: Any) -> Any:
             value = gojson.loads(payload.data)
             if isinstance(value, dict):
                 return gojson.Raw(gojson.dumps(value | {MESSAGE_TYPE_KEY: message_type}))
-    except ValueError:  # not JSON (or not UTF-8): show the payload as it is
+    except (ValueError, RecursionError):  # not JSON (or not UTF-8, or too deep): shown as it is
         pass
     return full
 
@@ -77,9 +77,18 @@ def payload_in(value: Any) -> dict[str, Any]:
         return _encoded("binary/null", None)
     if isinstance(value, dict) and isinstance(value.get(MESSAGE_TYPE_KEY), str):
         rest = {k: v for k, v in value.items() if k != MESSAGE_TYPE_KEY}
-        data = gojson.dumps(rest, html_escape=True).encode()
+        data = _utf8(gojson.dumps(rest, html_escape=True))
         return _encoded("json/protobuf", data, messageType=value[MESSAGE_TYPE_KEY])
-    return _encoded("json/plain", gojson.dumps(value, html_escape=True).encode())
+    return _encoded("json/plain", _utf8(gojson.dumps(value, html_escape=True)))
+
+
+def _utf8(text: str) -> bytes:
+    """UTF-8, with the lone surrogates a JSON escape can make (`"\\ud800"`) read as U+FFFD,
+    as Go's JSON decoder reads them."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
 
 
 def payloads_in(value: Any) -> Any:

@@ -17,8 +17,8 @@ def offset_of(token: bytes) -> int:
         return 0
     try:
         offset = json.loads(token)["offset"]
-        if isinstance(offset, int) and offset >= 0:
+        if isinstance(offset, int) and 0 <= offset < 2**63:
             return offset
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         pass
     raise InvalidArgument("Invalid NextPageToken.")

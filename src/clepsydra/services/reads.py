@@ -32,7 +32,7 @@ def _decode_token(token: bytes) -> tuple[str, int]:
     try:
         fields = json.loads(base64.b64decode(token))
         return str(fields["run"]), int(fields["event"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise InvalidArgument("Invalid NextPageToken.") from None
 
 

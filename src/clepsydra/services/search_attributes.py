@@ -38,7 +38,10 @@ class SearchAttributeRegistry:
         for name, indexed_type in wanted.items():
             if name in SYSTEM or name in PREDEFINED:
                 raise InvalidArgument(f"Search attribute {name} is reserved by system.")
-            type_ = AttrType.from_indexed_value_type(indexed_type)
+            try:
+                type_ = AttrType.from_indexed_value_type(indexed_type)
+            except ValueError:
+                raise InvalidArgument(f"Unknown search attribute type: {indexed_type}.") from None
             if type_ is None:
                 raise InvalidArgument(
                     "Unable to create search attributes: cannot have more than 0 search attribute of "

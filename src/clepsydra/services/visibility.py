@@ -171,15 +171,19 @@ def _decode_token(token: bytes, ordered: bool) -> Any:
         decoded = json.loads(token)
         if ordered:
             offset = decoded["offset"]
-            if isinstance(offset, int) and offset >= 0:
+            if isinstance(offset, int) and 0 <= offset < 2**63:
                 return offset
         else:
             close_sort, start, run_id = decoded["after"]
-            if isinstance(close_sort, int) and isinstance(start, int) and isinstance(run_id, str):
+            if _int64(close_sort) and _int64(start) and isinstance(run_id, str):
                 return (close_sort, start, run_id)
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         pass
     raise InvalidArgument("Invalid NextPageToken: it does not belong to this query.")
+
+
+def _int64(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
 
 
 def _keyword_payload(value: str) -> Payload:

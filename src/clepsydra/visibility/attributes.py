@@ -34,6 +34,8 @@ class AttrType(Enum):
 
     @classmethod
     def from_indexed_value_type(cls, value: int) -> AttrType | None:
+        """The type of an IndexedValueType number; None for UNSPECIFIED (ValueError for a
+        number that is no IndexedValueType)."""
         name = IndexedValueType.Name(IndexedValueType.ValueType(value)).removeprefix("INDEXED_VALUE_TYPE_")
         return cls.__members__.get(name)
 

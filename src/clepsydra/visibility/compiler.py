@@ -269,7 +269,7 @@ def _duration(v: Any) -> int | float:
             "invalid expression: unexpected value type float64 for search attribute ExecutionDuration"
         )
     nanos = parse_duration(v)
-    if nanos is None:
+    if nanos is None or not -(2**63) <= nanos < 2**63:  # Go's durations are 64-bit nanoseconds
         raise QueryError(
             f"invalid expression: invalid duration value for search attribute ExecutionDuration: {v}"
         )

@@ -38,7 +38,7 @@ def decode(payload: Payload) -> Any:
         raise InvalidValue(go_format(list(payload.data)))
     try:
         return json.loads(payload.data)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InvalidValue(f"value from <data:{payload.data!r}>") from None
 
 
