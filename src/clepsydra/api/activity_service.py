@@ -24,6 +24,7 @@ from temporalio.api.workflowservice.v1 import (
     UpdateActivityOptionsResponse,
 )
 
+from clepsydra.engine import standalone_activities
 from clepsydra.errors import InvalidArgument
 from clepsydra.services.activity_operations import ActivityOperations
 from clepsydra.services.namespaces import Namespaces
@@ -57,7 +58,7 @@ class ActivityService:
         options = await self.operations.update_options(namespace_id, request)
         return UpdateActivityOptionsResponse(activity_options=options)
 
-    # The newer forms name one activity by ids; with a workflow id, it is one of that workflow's.
+    # The newer forms name one activity by ids: one of a workflow's, or a standalone one.
 
     async def PauseActivityExecution(
         self, request: PauseActivityExecutionRequest, context: Context
@@ -135,8 +136,8 @@ _ByIds = (
 
 
 def _workflow_of(request: _ByIds) -> WorkflowExecution:
+    """The execution of the activity: the workflow named, or the activity's own (standalone)."""
     if not request.activity_id:
         raise InvalidArgument("activity ID is required")
-    if not request.workflow_id:
-        raise InvalidArgument("WorkflowId is not set on request.")
-    return WorkflowExecution(workflow_id=request.workflow_id, run_id=request.run_id)
+    workflow_id = request.workflow_id or standalone_activities.workflow_id_of(request.activity_id)
+    return WorkflowExecution(workflow_id=workflow_id, run_id=request.run_id)

@@ -139,16 +139,31 @@ def _normalize_timeouts(
 ) -> None:
     """Deduce unset timeouts from the others and cap them by the run timeout, as the
     reference server does, so that the worker sees the effective values."""
-    durations = [
-        command.schedule_to_close_timeout.ToTimedelta(),
-        command.schedule_to_start_timeout.ToTimedelta(),
-        command.start_to_close_timeout.ToTimedelta(),
-        command.heartbeat_timeout.ToTimedelta(),
-    ]
-    if any(d < _ZERO for d in durations):
+    for name in TIMEOUTS:
+        getattr(attributes, name).CopyFrom(getattr(command, name))
+    if any(getattr(command, name).ToTimedelta() < _ZERO for name in TIMEOUTS):
         raise CommandError(BAD_SCHEDULE, "A timeout on ScheduleActivityTaskCommand is negative.")
-    schedule_to_close, schedule_to_start, start_to_close, heartbeat = durations
-    run_timeout = s.start.workflow_run_timeout.ToTimedelta()
+    if not deduce_timeouts(attributes, s.start.workflow_run_timeout.ToTimedelta()):
+        raise CommandError(
+            BAD_SCHEDULE,
+            "A valid StartToClose or ScheduleToCloseTimeout is not set on ScheduleActivityTaskCommand.",
+        )
+
+
+TIMEOUTS = (
+    "schedule_to_close_timeout",
+    "schedule_to_start_timeout",
+    "start_to_close_timeout",
+    "heartbeat_timeout",
+)
+
+
+def deduce_timeouts(a: ActivityTaskScheduledEventAttributes, run_timeout: timedelta = _ZERO) -> bool:
+    """Fill in unset timeouts from the others and cap them by the run timeout (if any), as
+    the reference does; False if neither schedule-to-close nor start-to-close is set."""
+    schedule_to_close, schedule_to_start, start_to_close, heartbeat = (
+        getattr(a, name).ToTimedelta() for name in TIMEOUTS
+    )
     if schedule_to_close > _ZERO:
         if run_timeout > _ZERO:
             schedule_to_close = min(schedule_to_close, run_timeout)
@@ -161,15 +176,12 @@ def _normalize_timeouts(
         if not schedule_to_start:
             schedule_to_start = run_timeout
     else:
-        raise CommandError(
-            BAD_SCHEDULE,
-            "A valid StartToClose or ScheduleToCloseTimeout is not set on ScheduleActivityTaskCommand.",
-        )
+        return False
     heartbeat = min(heartbeat, start_to_close)
-    attributes.schedule_to_close_timeout.FromTimedelta(schedule_to_close)
-    attributes.schedule_to_start_timeout.FromTimedelta(schedule_to_start)
-    attributes.start_to_close_timeout.FromTimedelta(start_to_close)
-    attributes.heartbeat_timeout.FromTimedelta(heartbeat)
+    deduced = (schedule_to_close, schedule_to_start, start_to_close, heartbeat)
+    for name, value in zip(TIMEOUTS, deduced, strict=True):
+        getattr(a, name).FromTimedelta(value)
+    return True
 
 
 def redispatch(m: Mutation, info: ActivityInfo) -> None:
@@ -320,6 +332,12 @@ def request_cancel(
             f"Unable to cancel activity: no pending activity with scheduled event id "
             f"{command.scheduled_event_id}.",
         )
+    cancel(m, info, completed_event_id)
+
+
+def cancel(m: Mutation, info: ActivityInfo, completed_event_id: int = 0) -> None:
+    """Ask the activity to stop: a running attempt hears so through its heartbeats; one that
+    is not running is canceled at once (and the workflow must hear so)."""
     event = m.add_event(
         EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED,
         ActivityTaskCancelRequestedEventAttributes(
@@ -329,7 +347,6 @@ def request_cancel(
     )
     info.cancel_requested_event_id = event.event_id
     if not info.started:
-        # Nobody is running it: it is canceled at once, and the workflow must hear so.
         _add_canceled(m, info, 0, None, "")
         m.needs_workflow_task = True
 
@@ -496,3 +513,5 @@ def _add_canceled(
 def _remove(m: Mutation, info: ActivityInfo) -> None:
     del m.state.activities[info.scheduled_event_id]
     m.touch()
+    if m.state.standalone is not None:  # its execution closes with it, and shows it as it was
+        m.state.standalone.final = info

@@ -105,7 +105,7 @@ def update_options(
     attributes.task_queue.name = merged.task_queue.name
     attributes.priority.CopyFrom(merged.priority)
     attributes.retry_policy.CopyFrom(merged.retry_policy)
-    for name in _TIMEOUTS:
+    for name in activity.TIMEOUTS:
         getattr(attributes, name).CopyFrom(getattr(merged, name))
     _normalize_timeouts(attributes)
     if info.original_options is None:
@@ -144,15 +144,9 @@ def options_of(info: ActivityInfo) -> ActivityOptions:
     return options
 
 
-_TIMEOUTS = (
-    "schedule_to_close_timeout",
-    "schedule_to_start_timeout",
-    "start_to_close_timeout",
-    "heartbeat_timeout",
-)
 # Field mask paths, in either spelling, and the option they name.
 _PATHS = {
-    **{name: name for name in (*_TIMEOUTS, "task_queue", "priority", "retry_policy")},
+    **{name: name for name in (*activity.TIMEOUTS, "task_queue", "priority", "retry_policy")},
     "scheduleToCloseTimeout": "schedule_to_close_timeout",
     "scheduleToStartTimeout": "schedule_to_start_timeout",
     "startToCloseTimeout": "start_to_close_timeout",
@@ -193,18 +187,10 @@ def _merge(into: ActivityOptions, source: ActivityOptions, paths: set[str]) -> A
 
 
 def _normalize_timeouts(a: ActivityTaskScheduledEventAttributes) -> None:
-    """Deduce unset timeouts from the others, as scheduling does."""
-    schedule_to_close = a.schedule_to_close_timeout.ToTimedelta()
-    start_to_close = a.start_to_close_timeout.ToTimedelta()
-    if any(getattr(a, name).ToTimedelta() < _ZERO for name in _TIMEOUTS):
+    if any(getattr(a, name).ToTimedelta() < _ZERO for name in activity.TIMEOUTS):
         raise InvalidArgument("A timeout on ActivityOptions is negative.")
-    if schedule_to_close <= _ZERO and start_to_close <= _ZERO:
+    if not activity.deduce_timeouts(a):
         raise InvalidArgument("A valid StartToClose or ScheduleToCloseTimeout is not set on ActivityOptions.")
-    if schedule_to_close > _ZERO:
-        if a.schedule_to_start_timeout.ToTimedelta() <= _ZERO:
-            a.schedule_to_start_timeout.CopyFrom(a.schedule_to_close_timeout)
-        if start_to_close <= _ZERO:
-            a.start_to_close_timeout.CopyFrom(a.schedule_to_close_timeout)
 
 
 def _next_attempt_time(m: Mutation, info: ActivityInfo) -> datetime:

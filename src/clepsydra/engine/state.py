@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from temporalio.api.activity.v1 import ActivityExecutionOutcome
 from temporalio.api.common.v1 import Memo, Payloads, SearchAttributes
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.api.failure.v1 import Failure
@@ -16,6 +17,7 @@ from temporalio.api.history.v1 import (
     StartChildWorkflowExecutionInitiatedEventAttributes,
     WorkflowExecutionStartedEventAttributes,
 )
+from temporalio.api.sdk.v1 import UserMetadata
 from temporalio.api.update.v1 import Outcome
 
 from clepsydra.engine.schedule_state import ScheduleState
@@ -98,6 +100,18 @@ class ActivityInfo:
 
 
 @dataclass
+class StandaloneActivity:
+    """What an execution that runs one activity started by a client keeps beyond the activity
+    itself (see engine/standalone_activities.py)."""
+
+    activity_id: str
+    outcome: ActivityExecutionOutcome | None = None
+    canceled_reason: str = ""
+    user_metadata: UserMetadata | None = None
+    final: ActivityInfo | None = None  # the activity as it was when it closed
+
+
+@dataclass
 class TimerInfo:
     timer_id: str
     started_event_id: int
@@ -171,6 +185,8 @@ class ExecutionState:
     schedule: ScheduleState | None = None
     # The id of the schedule that started this chain of runs: told when the chain ends.
     scheduled_by: str = ""
+    # The activity this execution runs, if a client started it on its own.
+    standalone: StandaloneActivity | None = None
 
     @property
     def key(self) -> ExecutionKey:

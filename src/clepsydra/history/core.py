@@ -29,7 +29,7 @@ from typing import Protocol, TypeVar
 from temporalio.api.history.v1 import History, HistoryEvent
 
 from clepsydra.clock import Clock
-from clepsydra.engine import codec, workflow_task
+from clepsydra.engine import codec, standalone_activities, workflow_task
 from clepsydra.engine.dispatch import start_queued
 from clepsydra.engine.fire import fire
 from clepsydra.engine.mutation import Mutation
@@ -265,7 +265,10 @@ class HistoryCore:
             m = Mutation(cached.state, self._clock.now(), _new_id)
             try:
                 result = change(m)
-                workflow_task.schedule_if_needed(m)
+                if m.state.standalone is not None:
+                    standalone_activities.settle(m)
+                else:
+                    workflow_task.schedule_if_needed(m)
             except BaseException:
                 self._cache.drop(key)
                 raise

@@ -25,6 +25,7 @@ from clepsydra.api.namespace_service import NamespaceService
 from clepsydra.api.operator_service import OperatorService
 from clepsydra.api.rpc_table import RpcTable, rpc_table
 from clepsydra.api.schedule_service import ScheduleService
+from clepsydra.api.standalone_activity_service import StandaloneActivityService
 from clepsydra.api.task_queue_service import TaskQueueService
 from clepsydra.api.visibility_service import VisibilityService
 from clepsydra.api.worker_service import WorkerService
@@ -52,6 +53,7 @@ from clepsydra.services.queries import Queries
 from clepsydra.services.reads import HistoryReader
 from clepsydra.services.schedules import Schedules
 from clepsydra.services.search_attributes import SearchAttributeRegistry
+from clepsydra.services.standalone_activities import StandaloneActivities
 from clepsydra.services.task_responses import TaskResponses
 from clepsydra.services.time_skipping import WorkTracker
 from clepsydra.services.tokens import Tokens
@@ -154,6 +156,7 @@ def assemble(
             VisibilityService(visibility),
             ScheduleService(namespaces, schedules),
             ActivityService(namespaces, ActivityOperations(core)),
+            StandaloneActivityService(namespaces, StandaloneActivities(core, clock), visibility, deleter),
             TaskQueueService(namespaces, matching, clock, address),
             DeletionService(namespaces, core, deleter),
             BatchService(batches),

@@ -87,8 +87,6 @@ def _activity_task(
     response = PollActivityTaskQueueResponse(
         task_token=token,
         workflow_namespace=namespace,
-        workflow_type=state.start.workflow_type,
-        workflow_execution=_execution(state),
         activity_type=a.activity_type,
         activity_id=a.activity_id,
         header=a.header,
@@ -100,6 +98,9 @@ def _activity_task(
         retry_policy=a.retry_policy,
         priority=a.priority,
     )
+    if state.standalone is None:  # a standalone activity's worker is told of no workflow
+        response.workflow_type.CopyFrom(state.start.workflow_type)
+        response.workflow_execution.CopyFrom(_execution(state))
     if info.heartbeat_details is not None:
         response.heartbeat_details.CopyFrom(info.heartbeat_details)
     response.scheduled_time.CopyFrom(codec.timestamp(info.scheduled_time))

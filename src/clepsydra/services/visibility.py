@@ -22,13 +22,14 @@ from temporalio.api.workflowservice.v1 import (
 )
 
 from clepsydra.errors import InvalidArgument
+from clepsydra.services.activity_visibility import activity_query
 from clepsydra.services.namespaces import Namespaces
 from clepsydra.services.search_attributes import SearchAttributeRegistry
 from clepsydra.store.base import Store, VisibilityRecord
 from clepsydra.visibility import ast
 from clepsydra.visibility.attributes import Schema
 from clepsydra.visibility.compiler import STATUS_NAMES, Compiled, compile_ast, compile_query
-from clepsydra.visibility.query import QueryError
+from clepsydra.visibility.query import QueryError, parse
 
 MAX_PAGE_SIZE = 1000
 RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
@@ -53,6 +54,9 @@ class Visibility:
         compiled = await self._compile(
             namespace_id, lambda schema: compile_query(query, schema, counting=True)
         )
+        return await self._count(namespace_id, compiled)
+
+    async def _count(self, namespace_id: str, compiled: Compiled) -> CountWorkflowExecutionsResponse:
         rows = await self._store.count_visibility(namespace_id, compiled)
         response = CountWorkflowExecutionsResponse(count=sum(count for _, count in rows))
         if compiled.group_by_status:
@@ -61,6 +65,23 @@ class Visibility:
                 group = response.groups.add(count=count)
                 group.group_values.append(_keyword_payload(_STATUS_BY_VALUE.get(status, str(status))))
         return response
+
+    async def list_activities(
+        self, namespace: str, query: str, page_size: int, token: bytes
+    ) -> tuple[builtins.list[VisibilityRecord], bytes]:
+        """Standalone activities: the visibility records of their executions."""
+        namespace_id = await self._namespace_id(namespace)
+        compiled = await self._compile(
+            namespace_id, lambda schema: compile_ast(activity_query(_parse(query)), schema)
+        )
+        return await self._records(namespace_id, compiled, page_size, token)
+
+    async def count_activities(self, namespace: str, query: str) -> CountWorkflowExecutionsResponse:
+        namespace_id = await self._namespace_id(namespace)
+        compiled = await self._compile(
+            namespace_id, lambda schema: compile_ast(activity_query(_parse(query)), schema, counting=True)
+        )
+        return await self._count(namespace_id, compiled)
 
     async def list_open(
         self, request: ListOpenWorkflowExecutionsRequest
@@ -113,6 +134,13 @@ class Visibility:
     async def _page(
         self, namespace_id: str, compiled: Compiled, page_size: int, token: bytes
     ) -> tuple[builtins.list[WorkflowExecutionInfo], bytes]:
+        records, next_token = await self._records(namespace_id, compiled, page_size, token)
+        schema = await self._registry.schema(namespace_id)
+        return [execution_info(r, schema) for r in records], next_token
+
+    async def _records(
+        self, namespace_id: str, compiled: Compiled, page_size: int, token: bytes
+    ) -> tuple[builtins.list[VisibilityRecord], bytes]:
         size = MAX_PAGE_SIZE if page_size <= 0 else min(page_size, MAX_PAGE_SIZE)
         after = _decode_token(token, ordered=bool(compiled.order_by))
         records: builtins.list[VisibilityRecord] = await self._store.list_visibility(
@@ -125,8 +153,14 @@ class Visibility:
             else:
                 after_last = self._store.keyset(records[-1])
                 next_token = json.dumps({"after": list(after_last)}).encode()
-        schema = await self._registry.schema(namespace_id)
-        return [execution_info(r, schema) for r in records], next_token
+        return records, next_token
+
+
+def _parse(query: str) -> ast.Query:
+    try:
+        return parse(query)
+    except QueryError as error:
+        raise InvalidArgument(f"invalid query: {error}") from None
 
 
 def execution_info(r: VisibilityRecord, schema: Schema) -> WorkflowExecutionInfo:
