@@ -115,8 +115,8 @@ class TwoChargesWorkflow:
         }
         return list(
             await asyncio.gather(
-                workflow.execute_activity("charge", 1, activity_id="first", **options),  # type: ignore[call-overload]
-                workflow.execute_activity("charge", 2, activity_id="second", **options),  # type: ignore[call-overload]
+                workflow.execute_activity("charge", 1, activity_id="first", **options),
+                workflow.execute_activity("charge", 2, activity_id="second", **options),
             )
         )
 

@@ -22,6 +22,7 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
 from clepsydra.cluster.membership import SharedMembership
 from clepsydra.cluster.peers import Peers, forwarded
+from clepsydra.engine import standalone_activities
 from clepsydra.errors import InvalidArgument, ServiceError
 from clepsydra.services.namespaces import Namespaces
 from clepsydra.services.tokens import TokenTarget
@@ -73,8 +74,14 @@ def route_of(method: MethodDescriptor) -> Callable[[Any], Target | None] | None:
     fields = method.input_type.fields_by_name
     if "task_token" in fields:
         return _from_token
+    if "activity_id" in fields and "workflow_id" in fields:  # a workflow's activity, or a standalone one
+        return lambda r: Target(
+            r.workflow_id or standalone_activities.workflow_id_of(r.activity_id), r.namespace
+        )
     if "workflow_id" in fields:
         return lambda r: Target(r.workflow_id, r.namespace)
+    if "activity_id" in fields:  # a standalone activity
+        return lambda r: Target(standalone_activities.workflow_id_of(r.activity_id), r.namespace)
     for name in ("workflow_execution", "execution"):
         message = fields[name].message_type if name in fields else None
         if message is not None and message.name == "WorkflowExecution":
