@@ -82,7 +82,7 @@ class HistoryReader:
         if request.wait_new_event and state.running and from_event_id >= state.next_event_id:
             await self.core.wait(key, LONG_POLL_SECONDS)
             state = await self.core.latest(key)
-        page_size = request.maximum_page_size or DEFAULT_PAGE_SIZE
+        page_size = request.maximum_page_size if request.maximum_page_size > 0 else DEFAULT_PAGE_SIZE
         events = await self.core.events(key, from_event_id)
         page = events[:page_size]
         if len(events) > page_size:
@@ -104,7 +104,7 @@ class HistoryReader:
         if before_event_id:
             events = [e for e in events if e.event_id < before_event_id]
         events.reverse()
-        page_size = request.maximum_page_size or DEFAULT_PAGE_SIZE
+        page_size = request.maximum_page_size if request.maximum_page_size > 0 else DEFAULT_PAGE_SIZE
         page = events[:page_size]
         token = _encode_token(key.run_id, page[-1].event_id) if len(events) > page_size else b""
         return GetWorkflowExecutionHistoryReverseResponse(history=History(events=page), next_page_token=token)
