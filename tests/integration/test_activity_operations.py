@@ -19,15 +19,16 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.field_mask_pb2 import FieldMask
 from temporalio import activity, workflow
 from temporalio.api.activity.v1 import ActivityOptions
+from temporalio.api.common.v1 import Priority, WorkflowExecution
 from temporalio.api.common.v1 import RetryPolicy as RetryPolicyProto
-from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import PendingActivityState
-from temporalio.api.workflow.v1 import PendingActivityInfo
+from temporalio.api.workflow.v1 import PendingActivityInfo, WorkflowExecutionOptions
 from temporalio.api.workflowservice.v1 import (
     PauseActivityRequest,
     ResetActivityRequest,
     UnpauseActivityRequest,
     UpdateActivityOptionsRequest,
+    UpdateWorkflowExecutionOptionsRequest,
 )
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import RetryPolicy
@@ -405,3 +406,48 @@ async def test_the_cli_pauses_changes_resets_and_unpauses_an_activity(
         assert (pending.state, pending.attempt) == (PAUSED, 1)
         await asyncio.to_thread(cli, "unpause", "--activity-id", "charge")
         assert await handle.result() == "charged 5 on attempt 1"
+
+
+async def test_a_workflows_priority_is_changed_without_waking_it(
+    client: Client, task_queue: str, workflow_id: str
+) -> None:
+    handle = await client.start_workflow("NobodyRunsThis", id=workflow_id, task_queue=task_queue)
+    service = client.workflow_service
+    updated = await service.update_workflow_execution_options(
+        UpdateWorkflowExecutionOptionsRequest(
+            namespace=client.namespace,
+            workflow_execution=_execution(handle),
+            workflow_execution_options=WorkflowExecutionOptions(priority=Priority(priority_key=2)),
+            update_mask=FieldMask(paths=["priority"]),
+        )
+    )
+    assert updated.workflow_execution_options.priority.priority_key == 2
+    described = await handle.describe()
+    assert described.raw_description.workflow_execution_info.priority.priority_key == 2
+    [event] = await events_of_type(handle, "WORKFLOW_EXECUTION_OPTIONS_UPDATED")
+    assert event.worker_may_ignore
+    assert event.workflow_execution_options_updated_event_attributes.priority.priority_key == 2
+    assert len(await events_of_type(handle, "WORKFLOW_TASK_SCHEDULED")) == 1, "no workflow task for it"
+    for request, message in [
+        (
+            UpdateWorkflowExecutionOptionsRequest(workflow_execution_options=WorkflowExecutionOptions()),
+            "UpdateMask is required",
+        ),
+        (
+            UpdateWorkflowExecutionOptionsRequest(update_mask=FieldMask(paths=["priority"])),
+            "WorkflowExecutionOptions is required",
+        ),
+        (
+            UpdateWorkflowExecutionOptionsRequest(
+                workflow_execution_options=WorkflowExecutionOptions(), update_mask=FieldMask(paths=["bogus"])
+            ),
+            'invalid path "bogus"',
+        ),
+    ]:
+        request.namespace = client.namespace
+        request.workflow_execution.CopyFrom(_execution(handle))
+        with pytest.raises(RPCError) as error:
+            await service.update_workflow_execution_options(request)
+        assert error.value.status == RPCStatusCode.INVALID_ARGUMENT
+        assert message in error.value.message
+    await handle.terminate()

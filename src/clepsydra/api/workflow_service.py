@@ -36,6 +36,8 @@ from temporalio.api.workflowservice.v1 import (
     StartWorkflowExecutionResponse,
     TerminateWorkflowExecutionRequest,
     TerminateWorkflowExecutionResponse,
+    UpdateWorkflowExecutionOptionsRequest,
+    UpdateWorkflowExecutionOptionsResponse,
     UpdateWorkflowExecutionRequest,
     UpdateWorkflowExecutionResponse,
 )
@@ -137,6 +139,13 @@ class WorkflowService:
     ) -> RequestCancelWorkflowExecutionResponse:
         await self.workflows.request_cancel(await self.namespaces.id_of(request.namespace), request)
         return RequestCancelWorkflowExecutionResponse()
+
+    async def UpdateWorkflowExecutionOptions(
+        self, request: UpdateWorkflowExecutionOptionsRequest, context: Context
+    ) -> UpdateWorkflowExecutionOptionsResponse:
+        namespace_id = await self.namespaces.id_of(request.namespace)
+        options = await self.workflows.update_options(namespace_id, request)
+        return UpdateWorkflowExecutionOptionsResponse(workflow_execution_options=options)
 
     async def TerminateWorkflowExecution(
         self, request: TerminateWorkflowExecutionRequest, context: Context

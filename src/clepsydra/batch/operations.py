@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import BatchOperationType
+from temporalio.api.enums.v1 import BatchOperationType, EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflowservice.v1 import (
     RequestCancelWorkflowExecutionRequest,
+    ResetActivityRequest,
+    ResetWorkflowExecutionRequest,
     SignalWorkflowExecutionRequest,
     StartBatchOperationRequest,
     TerminateWorkflowExecutionRequest,
+    UnpauseActivityRequest,
+    UpdateActivityOptionsRequest,
+    UpdateWorkflowExecutionOptionsRequest,
 )
 
 from clepsydra.cleanup.deletion import RunDeleter
 from clepsydra.engine.state import ExecutionKey
-from clepsydra.errors import Unimplemented
+from clepsydra.errors import InvalidArgument, Unimplemented
+from clepsydra.history.core import HistoryCore
+from clepsydra.services.activity_operations import ActivityOperations
 from clepsydra.services.workflows import Workflows
 
 Type = BatchOperationType
@@ -23,6 +33,11 @@ SUPPORTED = {
     "cancellation_operation": Type.BATCH_OPERATION_TYPE_CANCEL_WORKFLOW,
     "signal_operation": Type.BATCH_OPERATION_TYPE_SIGNAL_WORKFLOW,
     "deletion_operation": Type.BATCH_OPERATION_TYPE_DELETE_WORKFLOW,
+    "reset_operation": Type.BATCH_OPERATION_TYPE_RESET_WORKFLOW,
+    "update_workflow_options_operation": Type.BATCH_OPERATION_TYPE_UPDATE_WORKFLOW_EXECUTION_OPTIONS,
+    "unpause_activities_operation": Type.BATCH_OPERATION_TYPE_UNPAUSE_ACTIVITY,
+    "reset_activities_operation": Type.BATCH_OPERATION_TYPE_RESET_ACTIVITY,
+    "update_activity_options_operation": Type.BATCH_OPERATION_TYPE_UPDATE_ACTIVITY_OPTIONS,
 }
 
 
@@ -41,9 +56,13 @@ def identity_of(request: StartBatchOperationRequest) -> str:
 
 
 class BatchOperations:
-    def __init__(self, workflows: Workflows, deleter: RunDeleter) -> None:
+    def __init__(
+        self, workflows: Workflows, deleter: RunDeleter, activities: ActivityOperations, core: HistoryCore
+    ) -> None:
         self.workflows = workflows
         self.deleter = deleter
+        self.activities = activities
+        self.core = core
 
     async def apply(self, job_id: str, request: StartBatchOperationRequest, key: ExecutionKey) -> None:
         """Raises the single-run RPC's error (e.g. NotFound for a run that already closed)."""
@@ -90,3 +109,112 @@ class BatchOperations:
             )
         elif kind == "deletion_operation":
             await self.deleter.delete(key, request.deletion_operation.identity)
+        elif kind == "reset_operation":
+            await self._reset(job_id, request, key, execution)
+        elif kind == "update_workflow_options_operation":
+            update = request.update_workflow_options_operation
+            await self.workflows.update_options(
+                key.namespace_id,
+                UpdateWorkflowExecutionOptionsRequest(
+                    namespace=namespace,
+                    workflow_execution=execution,
+                    workflow_execution_options=update.workflow_execution_options,
+                    update_mask=update.update_mask,
+                    identity=update.identity,
+                ),
+            )
+        elif kind == "unpause_activities_operation":
+            unpause = request.unpause_activities_operation
+            await self.activities.unpause(
+                key.namespace_id,
+                UnpauseActivityRequest(
+                    namespace=namespace,
+                    execution=execution,
+                    identity=unpause.identity,
+                    reset_attempts=unpause.reset_attempts,
+                    reset_heartbeat=unpause.reset_heartbeat,
+                    jitter=unpause.jitter,
+                    **_activities(unpause, "unpause_all"),
+                ),
+            )
+        elif kind == "reset_activities_operation":
+            reset = request.reset_activities_operation
+            await self.activities.reset(
+                key.namespace_id,
+                ResetActivityRequest(
+                    namespace=namespace,
+                    execution=execution,
+                    identity=reset.identity,
+                    reset_heartbeat=reset.reset_heartbeat,
+                    keep_paused=reset.keep_paused,
+                    jitter=reset.jitter,
+                    restore_original_options=reset.restore_original_options,
+                    **_activities(reset),
+                ),
+            )
+        elif kind == "update_activity_options_operation":
+            options = request.update_activity_options_operation
+            await self.activities.update_options(
+                key.namespace_id,
+                UpdateActivityOptionsRequest(
+                    namespace=namespace,
+                    execution=execution,
+                    identity=options.identity,
+                    activity_options=options.activity_options,
+                    update_mask=options.update_mask,
+                    restore_original=options.restore_original,
+                    **_activities(options),
+                ),
+            )
+
+    async def _reset(
+        self,
+        job_id: str,
+        request: StartBatchOperationRequest,
+        key: ExecutionKey,
+        execution: WorkflowExecution,
+    ) -> None:
+        """Reset the run to the workflow task its options name (its first, its last, or one by id)."""
+        reset = request.reset_operation
+        options = reset.options
+        target = options.WhichOneof("target")
+        if target == "workflow_task_id":
+            event_id = options.workflow_task_id
+        elif target in ("first_workflow_task", "last_workflow_task"):
+            events = await self.core.events(key, 1)
+            event_id = _workflow_task_to_reset_to(events, first=target == "first_workflow_task")
+        else:
+            raise InvalidArgument(f"provided reset target ({target}) is not supported.")
+        await self.workflows.reset(
+            key.namespace_id,
+            ResetWorkflowExecutionRequest(
+                namespace=request.namespace,
+                workflow_execution=execution,
+                reason=request.reason,
+                workflow_task_finish_event_id=event_id,
+                request_id=f"batch:{job_id}:{key.run_id}",
+                reset_reapply_type=options.reset_reapply_type or reset.reset_reapply_type,
+                identity=reset.identity,
+            ),
+        )
+
+
+def _activities(operation: Any, every: str = "match_all") -> dict[str, Any]:
+    """The request fields naming the activities an activity batch operation targets."""
+    if operation.WhichOneof("activity") == "type":
+        return {"type": operation.type}
+    return {every: True}
+
+
+def _workflow_task_to_reset_to(events: list[HistoryEvent], first: bool) -> int:
+    """As the reference's batch reset finds it: the first (or last) completed workflow task,
+    or, if none completed, the one after the first (or last) that was scheduled."""
+    found = 0
+    for event in events if first else reversed(events):
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            return event.event_id
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED and not (first and found):
+            found = event.event_id + 1
+    if not found:
+        raise InvalidArgument("unable to find any scheduled or completed task")
+    return found

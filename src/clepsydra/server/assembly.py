@@ -136,8 +136,15 @@ def assemble(
     schedules = Schedules(core, clock, visibility, search_attributes.validate)
 
     deleter = RunDeleter(core)
+    activity_operations = ActivityOperations(core)
     reclaimer = NamespaceReclaimer(store, namespaces, deleter)
-    batches = BatchJobs(store, namespaces, search_attributes, BatchOperations(workflows, deleter), clock)
+    batches = BatchJobs(
+        store,
+        namespaces,
+        search_attributes,
+        BatchOperations(workflows, deleter, activity_operations, core),
+        clock,
+    )
     jobs = LeaderJobs(
         store, RetentionSweeper(store, namespaces, deleter, clock, retention_interval), reclaimer, batches
     )
@@ -155,7 +162,7 @@ def assemble(
             NamespaceService(namespaces),
             VisibilityService(visibility),
             ScheduleService(namespaces, schedules),
-            ActivityService(namespaces, ActivityOperations(core)),
+            ActivityService(namespaces, activity_operations),
             StandaloneActivityService(namespaces, StandaloneActivities(core, clock), visibility, deleter),
             TaskQueueService(namespaces, matching, clock, address),
             DeletionService(namespaces, core, deleter),

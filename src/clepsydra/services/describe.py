@@ -35,6 +35,8 @@ def describe_execution(s: ExecutionState, now: datetime) -> DescribeWorkflowExec
         history_size_bytes=s.history_size_bytes,
         first_run_id=s.first_run_id,
     )
+    if s.start.HasField("priority"):
+        info.priority.CopyFrom(s.start.priority)
     info.start_time.FromDatetime(s.start_time)
     info.execution_time.FromDatetime(s.execution_time)
     if s.close_time is not None:

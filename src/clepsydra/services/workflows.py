@@ -17,6 +17,7 @@ from temporalio.api.history.v1 import (
     WorkflowExecutionSignaledEventAttributes,
     WorkflowExecutionStartedEventAttributes,
 )
+from temporalio.api.workflow.v1 import WorkflowExecutionOptions
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionResponse,
     PollWorkflowTaskQueueResponse,
@@ -27,10 +28,11 @@ from temporalio.api.workflowservice.v1 import (
     StartWorkflowExecutionRequest,
     StartWorkflowExecutionResponse,
     TerminateWorkflowExecutionRequest,
+    UpdateWorkflowExecutionOptionsRequest,
 )
 
 from clepsydra.clock import Clock
-from clepsydra.engine import cron, limits, reset, start, workflow
+from clepsydra.engine import cron, limits, reset, start, workflow, workflow_options
 from clepsydra.engine.dispatch import queued_workflow_task, start_queued
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionKey, ExecutionState
@@ -287,6 +289,22 @@ class Workflows:
             workflow.request_cancel(m, request.reason, request.identity, request.request_id)
 
         await self.core.update(key, change)
+
+    async def update_options(
+        self, namespace_id: str, request: UpdateWorkflowExecutionOptionsRequest
+    ) -> WorkflowExecutionOptions:
+        if not request.HasField("workflow_execution_options"):
+            raise InvalidArgument("WorkflowExecutionOptions is required")
+        if not request.HasField("update_mask"):
+            raise InvalidArgument("UpdateMask is required")
+        key = await self._resolve(namespace_id, request.workflow_execution)
+
+        def change(m: Mutation) -> WorkflowExecutionOptions:
+            _require_running(m.state)
+            paths = list(request.update_mask.paths)
+            return workflow_options.update(m, request.workflow_execution_options, paths, request.identity)
+
+        return await self.core.update(key, change)
 
     async def terminate(self, namespace_id: str, request: TerminateWorkflowExecutionRequest) -> None:
         key = await self._resolve(namespace_id, request.workflow_execution)

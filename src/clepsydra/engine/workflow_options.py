@@ -1,0 +1,61 @@
+"""UpdateWorkflowExecutionOptions: what an operator may change of a running workflow.
+
+Of the options the reference accepts, the priority applies here; versioning overrides need
+worker deployments, which this server does not have. The change is recorded as a
+WorkflowExecutionOptionsUpdated event that the worker may ignore: it wakes no workflow task.
+"""
+
+from __future__ import annotations
+
+from temporalio.api.common.v1 import Priority
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import WorkflowExecutionOptionsUpdatedEventAttributes
+from temporalio.api.workflow.v1 import WorkflowExecutionOptions
+
+from clepsydra.engine.mutation import Mutation
+from clepsydra.errors import InvalidArgument, Unimplemented
+
+_MESSAGE = "temporal.api.workflow.v1.WorkflowExecutionOptions"
+_PRIORITY_PATHS = {"priority", "priority.priority_key", "priority.fairness_key", "priority.fairness_weight"}
+_KNOWN_PATHS = {*_PRIORITY_PATHS, "versioning_override", "time_skipping_config"}
+
+
+def current(m: Mutation) -> WorkflowExecutionOptions:
+    options = WorkflowExecutionOptions()
+    if m.state.start.HasField("priority"):
+        options.priority.CopyFrom(m.state.start.priority)
+    return options
+
+
+def update(
+    m: Mutation, requested: WorkflowExecutionOptions, paths: list[str], identity: str
+) -> WorkflowExecutionOptions:
+    """Apply the options `paths` name; returns the options in effect after."""
+    for path in paths:
+        if path not in _KNOWN_PATHS:
+            raise InvalidArgument(
+                f'error parsing UpdateMask: proto: invalid path "{path}" for message "{_MESSAGE}"'
+            )
+        if path not in _PRIORITY_PATHS:
+            raise Unimplemented(f"updating {path} is not supported by Clepsydra yet")
+    priority = Priority()
+    priority.CopyFrom(m.state.start.priority)
+    for path in paths:
+        if path == "priority":
+            priority.CopyFrom(requested.priority)
+        else:
+            name = path.removeprefix("priority.")
+            setattr(priority, name, getattr(requested.priority, name))
+    m.state.start.priority.CopyFrom(priority)
+    had_task = m.state.workflow_task is not None
+    wanted = m.needs_workflow_task
+    event = m.add_external_event(
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED,
+        WorkflowExecutionOptionsUpdatedEventAttributes(
+            unset_versioning_override=True, identity=identity, priority=priority
+        ),
+    )
+    event.worker_may_ignore = True
+    if had_task == (m.state.workflow_task is not None):
+        m.needs_workflow_task = wanted  # nothing the worker must see: no task just for this
+    return current(m)
