@@ -1,6 +1,6 @@
-"""Pausing and unpausing a workflow's activity over the HTTP API, on the routes the web UI
-calls: its Pause button posts to the `activities-deprecated` route, the newer UI and the
-CLI's forms name the workflow and the activity in the path."""
+"""Activities over the HTTP API, on the routes the web UI calls: its Pause button posts to the
+`activities-deprecated` route, the newer forms name the workflow and the activity in the path;
+its Standalone Activities page lists and describes activities started by clients."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 
 from tests.http.conftest import HttpServer
 from tests.http.test_api import NS, wf
-from tests.http.workflows import WelcomeWorkflow, send_welcome_email
+from tests.http.workflows import WelcomeWorkflow, send_welcome_email, shout
 
 
 async def _activity_state(http_client: httpx.AsyncClient, workflow_id: str) -> dict[str, Any]:
@@ -62,3 +62,39 @@ async def test_the_ui_pauses_and_unpauses_an_activity(
         assert unpaused.status_code == 200, unpaused.text
         await _wait_for_state(http_client, workflow_id, "PENDING_ACTIVITY_STATE_SCHEDULED")
         await handle.terminate()
+
+
+async def test_a_standalone_activity_is_started_listed_and_described(
+    http_server: HttpServer, http_client: httpx.AsyncClient
+) -> None:
+    client = await Client.connect(http_server.target)
+    task_queue = f"http-standalone-{uuid.uuid4()}"
+    activity_id = f"shout-{uuid.uuid4()}"
+    path = f"{NS}/activities/{activity_id}"
+    started = await http_client.post(
+        path,
+        json={
+            "activityType": {"name": "shout"},
+            "taskQueue": {"name": task_queue},
+            "startToCloseTimeout": "10s",
+            "input": {"payloads": [{"metadata": {"encoding": "anNvbi9wbGFpbg=="}, "data": "ImhleSI="}]},
+        },
+    )
+    assert started.status_code == 200, started.text
+    run_id = started.json()["runId"]
+    async with Worker(client, task_queue=task_queue, activities=[shout]):
+        outcome = await http_client.get(f"{path}/outcome", params={"runId": run_id})
+        while "outcome" not in outcome.json():  # a long poll that may end before the activity
+            outcome = await http_client.get(f"{path}/outcome", params={"runId": run_id})
+    assert outcome.json()["outcome"]["result"] == ["HEY"]
+    described = await http_client.get(path, params={"includeOutcome": "true"})
+    assert described.status_code == 200, described.text
+    assert described.json()["info"]["status"] == "ACTIVITY_EXECUTION_STATUS_COMPLETED"
+    query = {"query": f"ActivityId = '{activity_id}'"}
+    async with asyncio.timeout(20):  # the reference's list follows a little later
+        while not (listed := (await http_client.get(f"{NS}/activities", params=query)).json()).get(
+            "executions"
+        ):
+            await asyncio.sleep(0.2)
+    [listed_one] = listed["executions"]
+    assert (listed_one["activityId"], listed_one["runId"]) == (activity_id, run_id)

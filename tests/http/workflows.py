@@ -47,3 +47,8 @@ class WelcomeWorkflow:
             start_to_close_timeout=timedelta(seconds=10),
             retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=300), backoff_coefficient=1),
         )
+
+
+@activity.defn
+async def shout(text: str) -> str:
+    return text.upper()
