@@ -71,7 +71,7 @@ class ExecutionMachine(RuleBasedStateMachine):
                         command_type=CommandType.COMMAND_TYPE_START_TIMER,
                         start_timer_command_attributes=StartTimerCommandAttributes(
                             timer_id=f"t{self.counter}",
-                            start_to_fire_timeout=timedelta(seconds=self.counter % 7 + 1),
+                            start_to_fire_timeout=timedelta(seconds=self.counter % 7),  # zero too
                         ),
                     )
                 )

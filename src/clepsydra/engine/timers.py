@@ -22,9 +22,16 @@ BAD_CANCEL = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_CANCEL_TIMER
 def start(m: Mutation, completed_event_id: int, command: StartTimerCommandAttributes) -> None:
     if not command.timer_id:
         raise CommandError(BAD_START, "TimerId is not set on StartTimerCommand.")
-    duration = command.start_to_fire_timeout.ToTimedelta()
-    if duration.total_seconds() <= 0:
-        raise CommandError(BAD_START, "A valid StartToFireTimeout is not set on StartTimerCommand.")
+    # A zero (or unset) duration is a timer that fires at once, as on the reference server;
+    # the SDKs send one for workflow.sleep(0).
+    timeout = command.start_to_fire_timeout
+    if (timeout.seconds > 0 > timeout.nanos) or (timeout.seconds < 0 < timeout.nanos):
+        raise CommandError(
+            BAD_START, _invalid_duration("duration has seconds and nanos with different signs", command)
+        )
+    duration = timeout.ToTimedelta()
+    if duration.total_seconds() < 0:
+        raise CommandError(BAD_START, _invalid_duration("negative duration", command))
     if command.timer_id in m.state.timers:
         raise CommandError(BAD_START, f"Timer with ID {command.timer_id} is already in use.")
     event = m.add_event(
@@ -38,6 +45,10 @@ def start(m: Mutation, completed_event_id: int, command: StartTimerCommandAttrib
     timer = TimerInfo(command.timer_id, event.event_id, m.now + duration)
     m.state.timers[timer.timer_id] = timer
     m.add_timer(TimerTask(TimerKind.USER_TIMER, timer.fire_time, event_id=timer.started_event_id))
+
+
+def _invalid_duration(reason: str, command: StartTimerCommandAttributes) -> str:
+    return f"An invalid StartToFireTimeout is set on StartTimerCommand: {reason}. TimerId={command.timer_id}"
 
 
 def cancel(
