@@ -22,6 +22,7 @@ from clepsydra.api.activity_service import ActivityService
 from clepsydra.api.batch_service import BatchService
 from clepsydra.api.deletion_service import DeletionService
 from clepsydra.api.namespace_service import NamespaceService
+from clepsydra.api.nexus_endpoint_service import NexusEndpointService
 from clepsydra.api.operator_service import OperatorService
 from clepsydra.api.rpc_table import RpcTable, rpc_table
 from clepsydra.api.schedule_service import ScheduleService
@@ -48,6 +49,7 @@ from clepsydra.server.jobs import LeaderJobs
 from clepsydra.services.activity_operations import ActivityOperations
 from clepsydra.services.completions import Completions
 from clepsydra.services.namespaces import Namespaces
+from clepsydra.services.nexus_endpoints import NexusEndpoints
 from clepsydra.services.polls import Polls
 from clepsydra.services.queries import Queries
 from clepsydra.services.reads import HistoryReader
@@ -62,6 +64,7 @@ from clepsydra.services.updates import Updates
 from clepsydra.services.visibility import Visibility
 from clepsydra.services.workflows import Workflows
 from clepsydra.store.base import Store
+from clepsydra.store.nexus_endpoints import endpoint_store
 
 if TYPE_CHECKING:
     from clepsydra.server.metrics import Metrics
@@ -134,6 +137,7 @@ def assemble(
     completions = Completions(core, responses, tokens, search_attributes.validate)
     visibility = Visibility(store, namespaces, search_attributes)
     schedules = Schedules(core, clock, visibility, search_attributes.validate)
+    nexus_endpoints = NexusEndpoints(endpoint_store(store), namespaces, clock)
 
     deleter = RunDeleter(core)
     activity_operations = ActivityOperations(core)
@@ -172,7 +176,11 @@ def assemble(
     if cluster is not None:
         workflow_service = cluster.router.wrap(WORKFLOW_SERVICE, workflow_service)
     operator_service = rpc_table(
-        OPERATOR_SERVICE, [OperatorService(namespaces, search_attributes, reclaimer, address)]
+        OPERATOR_SERVICE,
+        [
+            OperatorService(namespaces, search_attributes, reclaimer, address),
+            NexusEndpointService(nexus_endpoints),
+        ],
     )
     return Assembly(
         core=core,
