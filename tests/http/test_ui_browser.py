@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -28,7 +29,7 @@ from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSear
 from temporalio.worker import Worker
 
 from tests.http.conftest import SEARCH_ATTRIBUTE, HttpServer
-from tests.http.workflows import Greeting
+from tests.http.workflows import Greeting, WelcomeWorkflow, send_welcome_email, shout
 from tests.server_process import use_reference
 
 playwright_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
@@ -147,3 +148,35 @@ async def test_ui_lists_and_opens_schedules(
         await page.screenshot(path=screenshots / "6-schedule.png", full_page=True)
     finally:
         await page.close()
+
+
+async def test_ui_pauses_a_failing_activity_and_lists_standalone_activities(
+    http_server: HttpServer, sdk_client: Client, browser: Any, screenshots: Path
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    task_queue, workflow_id, activity_id = f"ui-{suffix}", f"ui-welcome-{suffix}", f"ui-shout-{suffix}"
+    page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+    async with Worker(
+        sdk_client, task_queue=task_queue, workflows=[WelcomeWorkflow], activities=[send_welcome_email, shout]
+    ):
+        handle = await sdk_client.start_workflow(WelcomeWorkflow.run, id=workflow_id, task_queue=task_queue)
+        await sdk_client.execute_activity(
+            shout, "hi", id=activity_id, task_queue=task_queue, start_to_close_timeout=timedelta(seconds=10)
+        )
+        try:
+            await page.goto(f"{http_server.ui_url}/namespaces/default/workflows/{workflow_id}")
+            await page.get_by_role("tab", name="Pending Activities").first.click()
+            await page.get_by_role("button", name="Pause").first.click()
+            await page.get_by_test_id("activity-pause-reason").fill("mail outage")
+            await page.get_by_role("dialog").get_by_role("button", name="Pause").click()
+            await shows(page, "mail outage")  # the pending activity now shows why it is paused
+            await page.screenshot(path=screenshots / "7-paused-activity.png", full_page=True)
+            [pending] = (await handle.describe()).raw_description.pending_activities
+            assert pending.paused and pending.pause_info.manual.reason == "mail outage"
+
+            await page.goto(f"{http_server.ui_url}/namespaces/default/activities")
+            await shows(page, activity_id)
+            await page.screenshot(path=screenshots / "8-standalone-activities.png", full_page=True)
+        finally:
+            await page.close()
+            await handle.terminate()

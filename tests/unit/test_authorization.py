@@ -284,6 +284,11 @@ def test_requests_another_site_can_make_a_browser_send_are_refused() -> None:
     assert refusal(_scope("GET", host="rebound.example:7243"), loopback_only=True) is not None
     assert refusal(_scope("GET", host="server.internal:7243"), loopback_only=False) is None
     assert refusal(_scope(**host, content_type="text/plain"), loopback_only=True) is not None
+    # The web UI's own pages post JSON as plain text; the browser says where they come from.
+    ui_page = {"origin": "http://127.0.0.1:7243", "sec_fetch_site": "same-origin"}
+    assert refusal(_scope(**host, content_type="text/plain", **ui_page), loopback_only=True) is None
+    assert refusal(_scope(**host, content_type="text/plain", sec_fetch_site="same-origin"), True) is None
+    assert refusal(_scope(**host, content_type="text/plain", sec_fetch_site="same-site"), True) is not None
     assert refusal(_scope(**host, content_type="multipart/form-data; boundary=x"), True) is not None
     form = "application/x-www-form-urlencoded"
     assert refusal(_scope(**host, content_type=form), loopback_only=True) is None  # curl -d

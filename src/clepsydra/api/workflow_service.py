@@ -50,7 +50,7 @@ from clepsydra.services.updates import Updates
 from clepsydra.services.workflows import Workflows
 
 Context = grpc.aio.ServicerContext
-SERVER_VERSION = "1.29.0"
+SERVER_VERSION = "1.32.0"
 # An update call answers with the stage reached so far after this long; the SDK calls again.
 UPDATE_WAIT_SECONDS = 20.0
 # A query with no deadline of its own waits this long for a worker to answer.

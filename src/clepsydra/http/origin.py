@@ -9,12 +9,16 @@ server for that site. So, before any route:
 - a server listening on a loopback address answers only requests addressed to a loopback
   name (`Host: localhost:7243`, `127.0.0.1:...`, `[::1]:...`): a rebound name is refused;
 - a request that changes something (any method but GET, HEAD and OPTIONS) is refused when
-  the browser says it comes from another site (`Sec-Fetch-Site: cross-site`), when its
-  `Origin` is not the server it is sent to, or when its body is plain text or multipart
-  (the API reads JSON; clients send `application/json`, or no content type at all);
-- a form's body (`application/x-www-form-urlencoded`) is refused when the request comes
-  from a browser (it has an `Origin`, a `Referer`, a cookie or a `Sec-Fetch-Site`), and
-  taken as JSON otherwise: it is what `curl -d` says of the JSON it sends.
+  the browser says it comes from another site (`Sec-Fetch-Site: cross-site`), or when its
+  `Origin` is not the server it is sent to;
+- one the browser vouches for as coming from this server's own pages (`Sec-Fetch-Site:
+  same-origin`, or an `Origin` that is this server) passes, whatever its content type: the
+  web UI posts its JSON as plain text;
+- otherwise a body of plain text or multipart is refused (the API reads JSON; clients send
+  `application/json`, or no content type at all), and a form's body
+  (`application/x-www-form-urlencoded`) is refused when the request comes from a browser
+  (it has a `Referer`, a cookie or a `Sec-Fetch-Site`) and taken as JSON otherwise: it is
+  what `curl -d` says of the JSON it sends.
 
 Clients that are not browsers (the SDKs, the CLI, curl) send none of the browser's headers
 and are not affected.
@@ -63,6 +67,8 @@ def refusal(scope: Scope, loopback_only: bool, form_paths: frozenset[str] = froz
     origin = headers.get("origin")
     if origin is not None and urlsplit(origin).netloc.lower() != host.lower():
         return f"origin {origin!r} is not this server"
+    if origin is not None or headers.get("sec-fetch-site") == "same-origin":
+        return None  # from this server's own pages
     content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
     browser = any(name in headers for name in BROWSER_HEADERS)
     if scope["path"] in form_paths:
