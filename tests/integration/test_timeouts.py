@@ -86,6 +86,18 @@ class ScheduleToStartWorkflow:
 
 
 @workflow.defn
+class NeverStartedWorkflow:
+    """Only a schedule-to-close timeout, on a queue nobody polls: the unset schedule-to-start
+    timeout defaults to it, and the activity times out as never started."""
+
+    @workflow.run
+    async def run(self, activity_task_queue: str) -> str:
+        return await workflow.execute_activity(
+            sleep_for, 0.0, task_queue=activity_task_queue, schedule_to_close_timeout=timedelta(seconds=1)
+        )
+
+
+@workflow.defn
 class HeartbeatTimeoutWorkflow:
     @workflow.run
     async def run(self) -> str:
@@ -213,6 +225,18 @@ async def test_schedule_to_start_timeout(client: Client, task_queue: str, workfl
     assert timeout_error.type == TimeoutType.SCHEDULE_TO_START
     assert timeout_error.message == "activity ScheduleToStart timeout"
     # A schedule-to-start timeout is never retried.
+    assert activity_error.retry_state == RetryState.TIMEOUT
+
+
+async def test_a_never_started_activity_with_only_schedule_to_close_times_out_schedule_to_start(
+    client: Client, task_queue: str, workflow_id: str
+) -> None:
+    unpolled = f"unpolled-{uuid.uuid4()}"
+    activity_error, timeout_error = await activity_timeout(
+        client, task_queue, workflow_id, NeverStartedWorkflow, unpolled, started=False
+    )
+    assert timeout_error.type == TimeoutType.SCHEDULE_TO_START
+    assert timeout_error.message == "activity ScheduleToStart timeout"
     assert activity_error.retry_state == RetryState.TIMEOUT
 
 

@@ -205,7 +205,11 @@ def dispatch(m: Mutation, info: ActivityInfo) -> None:
     )
     schedule_to_start = info.attributes.schedule_to_start_timeout.ToTimedelta()
     schedule_to_close = info.attributes.schedule_to_close_timeout.ToTimedelta()
-    if schedule_to_start > _ZERO and (schedule_to_close == _ZERO or schedule_to_start < schedule_to_close):
+    # Armed unless the schedule-to-close deadline comes first: at the same instant the
+    # reference fires schedule-to-start first (see `on_timer`).
+    if schedule_to_start > _ZERO and (
+        schedule_to_close == _ZERO or m.now + schedule_to_start <= info.scheduled_time + schedule_to_close
+    ):
         add_timeout(m, info, SCHEDULE_TO_START, m.now + schedule_to_start)
 
 
@@ -375,6 +379,8 @@ def on_timer(m: Mutation, task: TimerTask) -> None:
         return
     timeout_type = task.timeout_type
     if timeout_type == SCHEDULE_TO_CLOSE:
+        if _schedule_to_start_due(info, task.fire_time):
+            timeout_type = SCHEDULE_TO_START
         _time_out(m, info, timeout_type, retryable=False)
         return
     if timeout_type == SCHEDULE_TO_START:
@@ -391,6 +397,17 @@ def on_timer(m: Mutation, task: TimerTask) -> None:
             add_timeout(m, info, HEARTBEAT, deadline)
             return
     _time_out(m, info, timeout_type, retryable=True)
+
+
+def _schedule_to_start_due(info: ActivityInfo, at: datetime) -> bool:
+    """Whether a never-started attempt's schedule-to-start deadline is due by `at`: the
+    reference orders timeouts due at the same time by type, schedule-to-start before
+    schedule-to-close (so an activity with only a schedule-to-close timeout, which the
+    schedule-to-start one defaults to, times out as never started)."""
+    schedule_to_start = info.attributes.schedule_to_start_timeout.ToTimedelta()
+    if info.started or schedule_to_start <= _ZERO:
+        return False
+    return (info.current_attempt_scheduled_time or info.scheduled_time) + schedule_to_start <= at
 
 
 def _time_out(m: Mutation, info: ActivityInfo, timeout_type: TimeoutType.ValueType, retryable: bool) -> None:
