@@ -167,7 +167,9 @@ def assemble(
             VisibilityService(visibility),
             ScheduleService(namespaces, schedules),
             ActivityService(namespaces, activity_operations),
-            StandaloneActivityService(namespaces, StandaloneActivities(core, clock), visibility, deleter),
+            StandaloneActivityService(
+                namespaces, StandaloneActivities(core, clock, search_attributes.validate), visibility, deleter
+            ),
             TaskQueueService(namespaces, matching, clock, address),
             DeletionService(namespaces, core, deleter),
             BatchService(batches),

@@ -32,6 +32,7 @@ from clepsydra.engine.state import ExecutionKey, ExecutionState
 from clepsydra.errors import AlreadyExists, InvalidArgument, NotFound
 from clepsydra.history.core import HistoryCore
 from clepsydra.services.describe import pending_activity
+from clepsydra.services.workflows import SearchAttributeCheck
 from clepsydra.store.base import CurrentExecution
 
 T = TypeVar("T")
@@ -52,15 +53,19 @@ ACTIVITY_STATUS: dict[int, ActivityExecutionStatus.ValueType] = {
 
 
 class StandaloneActivities:
-    def __init__(self, core: HistoryCore, clock: Clock) -> None:
+    def __init__(
+        self, core: HistoryCore, clock: Clock, check_search_attributes: SearchAttributeCheck
+    ) -> None:
         self.core = core
         self.clock = clock
+        self.check_search_attributes = check_search_attributes
 
     async def start(
         self, namespace_id: str, namespace: str, request: StartActivityExecutionRequest
     ) -> StartActivityExecutionResponse:
         if not request.activity_id:
             raise InvalidArgument("activityId is not set")
+        await self.check_search_attributes(namespace, namespace_id, request.search_attributes)
         if not request.request_id:
             request.request_id = str(uuid.uuid4())
         workflow_id = standalone.workflow_id_of(request.activity_id)
