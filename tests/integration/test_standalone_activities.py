@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 from temporalio import activity
-from temporalio.api.workflowservice.v1 import DeleteActivityExecutionRequest, ListWorkflowExecutionsRequest
+from temporalio.api.batch.v1 import BatchOperationTerminateActivities
+from temporalio.api.enums.v1 import BatchOperationType
+from temporalio.api.workflowservice.v1 import (
+    DeleteActivityExecutionRequest,
+    ListWorkflowExecutionsRequest,
+    StartBatchOperationRequest,
+)
 from temporalio.client import ActivityExecutionStatus, ActivityFailureError, Client
 from temporalio.common import ActivityIDConflictPolicy, ActivityIDReusePolicy, RetryPolicy
 from temporalio.exceptions import (
@@ -25,6 +31,7 @@ from temporalio.exceptions import (
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
+from tests.integration.test_visibility_batch import finished
 from tests.server_process import ServerProcess
 
 FIVE_SECONDS = timedelta(seconds=5)
@@ -253,3 +260,34 @@ async def test_the_cli_executes_describes_and_lists_an_activity(
             cli, "list", "--query", f"ActivityId = '{activity_id}'"
         ):
             await asyncio.sleep(0.2)
+
+
+async def test_a_batch_terminates_the_activities_a_query_selects(client: Client, task_queue: str) -> None:
+    mailer = Mailer()
+    handles = [
+        await client.start_activity(
+            mailer.send, "x", id=_id("batched"), task_queue=task_queue, start_to_close_timeout=FIVE_SECONDS
+        )
+        for _ in range(2)
+    ]
+    query = f"TaskQueue = '{task_queue}'"
+    async with asyncio.timeout(20):
+        while (await client.count_activities(query)).count < 2:
+            await asyncio.sleep(0.2)
+    job_id = str(uuid.uuid4())
+    await client.workflow_service.start_batch_operation(
+        StartBatchOperationRequest(
+            namespace=client.namespace,
+            job_id=job_id,
+            visibility_query=query,
+            reason="nobody serves this queue",
+            terminate_activities_operation=BatchOperationTerminateActivities(),
+        )
+    )
+    described = await finished(client, job_id)
+    assert described.operation_type == BatchOperationType.BATCH_OPERATION_TYPE_TERMINATE_ACTIVITY
+    assert described.complete_operation_count == 2
+    for handle in handles:
+        with pytest.raises(ActivityFailureError) as failed:
+            await handle.result()
+        assert isinstance(failed.value.cause, TerminatedError)

@@ -24,7 +24,7 @@ from temporalio.api.workflowservice.v1 import (
     StartBatchOperationRequest,
 )
 
-from clepsydra.batch.operations import BatchOperations, identity_of, operation_type
+from clepsydra.batch.operations import BatchOperations, identity_of, on_standalone_activities, operation_type
 from clepsydra.clock import Clock
 from clepsydra.engine.codec import to_micros
 from clepsydra.engine.state import ExecutionKey
@@ -36,12 +36,13 @@ from clepsydra.errors import (
     ResourceExhausted,
     ServiceError,
 )
+from clepsydra.services.activity_visibility import activity_query
 from clepsydra.services.namespaces import Namespaces
 from clepsydra.services.page_tokens import offset_of, offset_token
 from clepsydra.services.search_attributes import SearchAttributeRegistry
 from clepsydra.store.base import BatchRecord, Store
-from clepsydra.visibility.compiler import Compiled, compile_query
-from clepsydra.visibility.query import QueryError
+from clepsydra.visibility.compiler import Compiled, compile_ast, compile_query
+from clepsydra.visibility.query import QueryError, parse
 
 log = logging.getLogger(__name__)
 State = BatchOperationState
@@ -80,9 +81,7 @@ class BatchJobs:
         namespace_id = await self._namespaces.id_of(request.namespace)
         total = len(request.executions)
         if not request.executions:
-            total = await self._count(
-                namespace_id, await self._compile(namespace_id, request.visibility_query)
-            )
+            total = await self._count(namespace_id, await self._compile(namespace_id, request))
         if sum(1 for ns, _ in self._running if ns == namespace_id) >= MAX_RUNNING_PER_NAMESPACE:
             raise ResourceExhausted(
                 "Max concurrent batch operations is reached",
@@ -172,9 +171,7 @@ class BatchJobs:
         progress = DescribeBatchOperationResponse.FromString(record.progress)
         cursor = json.loads(record.cursor) if record.cursor else None
         try:
-            query = (
-                None if request.executions else await self._compile(namespace_id, request.visibility_query)
-            )
+            query = None if request.executions else await self._compile(namespace_id, request)
             while True:
                 keys, cursor = await self._next_page(namespace_id, request, query, cursor)
                 for key in keys:
@@ -237,9 +234,13 @@ class BatchJobs:
             raise NotFound(f"workflow not found for ID: {job_id}")
         return record
 
-    async def _compile(self, namespace_id: str, query: str) -> Compiled:
+    async def _compile(self, namespace_id: str, request: StartBatchOperationRequest) -> Compiled:
+        """The request's query, over workflows or, for operations on them, standalone activities."""
+        schema = await self._registry.schema(namespace_id)
         try:
-            return compile_query(query, await self._registry.schema(namespace_id))
+            if on_standalone_activities(request):
+                return compile_ast(activity_query(parse(request.visibility_query)), schema)
+            return compile_query(request.visibility_query, schema)
         except QueryError as error:
             raise InvalidArgument(f"invalid query: {error}") from None
 

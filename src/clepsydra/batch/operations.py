@@ -20,10 +20,12 @@ from temporalio.api.workflowservice.v1 import (
 )
 
 from clepsydra.cleanup.deletion import RunDeleter
+from clepsydra.engine import standalone_activities
 from clepsydra.engine.state import ExecutionKey
 from clepsydra.errors import InvalidArgument, Unimplemented
 from clepsydra.history.core import HistoryCore
 from clepsydra.services.activity_operations import ActivityOperations
+from clepsydra.services.standalone_activities import StandaloneActivities
 from clepsydra.services.workflows import Workflows
 
 Type = BatchOperationType
@@ -38,6 +40,15 @@ SUPPORTED = {
     "unpause_activities_operation": Type.BATCH_OPERATION_TYPE_UNPAUSE_ACTIVITY,
     "reset_activities_operation": Type.BATCH_OPERATION_TYPE_RESET_ACTIVITY,
     "update_activity_options_operation": Type.BATCH_OPERATION_TYPE_UPDATE_ACTIVITY_OPTIONS,
+    "cancel_activities_operation": Type.BATCH_OPERATION_TYPE_CANCEL_ACTIVITY,
+    "terminate_activities_operation": Type.BATCH_OPERATION_TYPE_TERMINATE_ACTIVITY,
+    "delete_activities_operation": Type.BATCH_OPERATION_TYPE_DELETE_ACTIVITY,
+}
+# Operations on standalone activities: their query selects activities, not workflows.
+ON_STANDALONE_ACTIVITIES = {
+    "cancel_activities_operation",
+    "terminate_activities_operation",
+    "delete_activities_operation",
 }
 
 
@@ -55,13 +66,23 @@ def identity_of(request: StartBatchOperationRequest) -> str:
     return getattr(request, kind).identity if kind else ""
 
 
+def on_standalone_activities(request: StartBatchOperationRequest) -> bool:
+    return request.WhichOneof("operation") in ON_STANDALONE_ACTIVITIES
+
+
 class BatchOperations:
     def __init__(
-        self, workflows: Workflows, deleter: RunDeleter, activities: ActivityOperations, core: HistoryCore
+        self,
+        workflows: Workflows,
+        deleter: RunDeleter,
+        activities: ActivityOperations,
+        standalone: StandaloneActivities,
+        core: HistoryCore,
     ) -> None:
         self.workflows = workflows
         self.deleter = deleter
         self.activities = activities
+        self.standalone = standalone
         self.core = core
 
     async def apply(self, job_id: str, request: StartBatchOperationRequest, key: ExecutionKey) -> None:
@@ -109,6 +130,8 @@ class BatchOperations:
             )
         elif kind == "deletion_operation":
             await self.deleter.delete(key, request.deletion_operation.identity)
+        elif kind in ON_STANDALONE_ACTIVITIES:
+            await self._on_standalone_activity(request, key)
         elif kind == "reset_operation":
             await self._reset(job_id, request, key, execution)
         elif kind == "update_workflow_options_operation":
@@ -166,6 +189,22 @@ class BatchOperations:
                     **_activities(options),
                 ),
             )
+
+    async def _on_standalone_activity(self, request: StartBatchOperationRequest, key: ExecutionKey) -> None:
+        activity_id = key.workflow_id.removeprefix(standalone_activities.PREFIX)
+        kind = request.WhichOneof("operation")
+        if kind == "cancel_activities_operation":
+            cancel = request.cancel_activities_operation
+            reason = cancel.reason or request.reason
+            await self.standalone.request_cancel(key.namespace_id, activity_id, key.run_id, reason)
+        elif kind == "terminate_activities_operation":
+            terminate = request.terminate_activities_operation
+            reason = terminate.reason or request.reason
+            await self.standalone.terminate(
+                key.namespace_id, activity_id, key.run_id, reason, terminate.identity
+            )
+        else:
+            await self.deleter.delete(key)
 
     async def _reset(
         self,

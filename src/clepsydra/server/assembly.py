@@ -141,12 +141,13 @@ def assemble(
 
     deleter = RunDeleter(core)
     activity_operations = ActivityOperations(core)
+    standalone_activities = StandaloneActivities(core, clock, search_attributes.validate)
     reclaimer = NamespaceReclaimer(store, namespaces, deleter)
     batches = BatchJobs(
         store,
         namespaces,
         search_attributes,
-        BatchOperations(workflows, deleter, activity_operations, core),
+        BatchOperations(workflows, deleter, activity_operations, standalone_activities, core),
         clock,
     )
     jobs = LeaderJobs(
@@ -167,9 +168,7 @@ def assemble(
             VisibilityService(visibility),
             ScheduleService(namespaces, schedules),
             ActivityService(namespaces, activity_operations),
-            StandaloneActivityService(
-                namespaces, StandaloneActivities(core, clock, search_attributes.validate), visibility, deleter
-            ),
+            StandaloneActivityService(namespaces, standalone_activities, visibility, deleter),
             TaskQueueService(namespaces, matching, clock, address),
             DeletionService(namespaces, core, deleter),
             BatchService(batches),

@@ -174,7 +174,8 @@ class Namespaces:
     async def _complete(self, description: DescribeNamespaceResponse) -> DescribeNamespaceResponse:
         info = description.namespace_info
         # What this server supports: updates, waited on or not; eager workflow start;
-        # standalone activities (with a start delay, and pause, reset and options for them).
+        # standalone activities (with a start delay, batch operations, and pause, reset and
+        # options for them).
         capabilities = info.capabilities
         capabilities.eager_workflow_start = True
         capabilities.sync_update = True
@@ -182,6 +183,7 @@ class Namespaces:
         capabilities.standalone_activities = True
         capabilities.standalone_activity_start_delay = True
         capabilities.standalone_activity_operator_commands = True
+        capabilities.standalone_activity_batch_operations = True
         info.limits.CopyFrom(LIMITS)
         columns = await self._store.custom_search_attributes(info.id)
         for name, column in columns.items():
