@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import grpc
@@ -15,7 +16,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import ResourceExhaustedScope
 from temporalio.api.errordetails.v1 import NotFoundFailure, ResourceExhaustedFailure
-from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeWorkflowExecutionRequest
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import (
+    DescribeNamespaceRequest,
+    DescribeWorkflowExecutionRequest,
+    PollActivityTaskQueueRequest,
+    PollWorkflowTaskQueueRequest,
+)
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -110,15 +117,16 @@ async def test_each_rpc_is_counted_and_timed_and_each_error_by_type_and_code(tmp
         "TerminateWorkflowExecution": 1,
     }
     for operation, count in done.items():
-        assert delta("service_requests", operation=operation) == count, operation
-        assert delta("service_latency_count", operation=operation) == count, operation
-        assert delta("service_latency_bucket", operation=operation, le="+Inf") == count, operation
+        assert delta("service_requests", operation=operation, namespace="default") == count, operation
+        assert delta("service_latency_count", operation=operation, namespace="default") == count, operation
+        bucket = {"operation": operation, "namespace": "default", "le": "+Inf"}
+        assert delta("service_latency_bucket", **bucket) == count, operation
     assert total(after, "service_requests") - total(before, "service_requests") == sum(done.values())
 
-    missing_run = {"error_type": "serviceerror_NotFound", "status_code": "NOT_FOUND"}
+    missing_run = {"error_type": "serviceerror_NotFound", "status_code": "NOT_FOUND", "namespace": "default"}
     assert delta("service_error_with_type", operation="DescribeWorkflowExecution", **missing_run) == 1
     already = "serviceerror_WorkflowExecutionAlreadyStarted"
-    duplicate = {"error_type": already, "status_code": "ALREADY_EXISTS"}
+    duplicate = {"error_type": already, "status_code": "ALREADY_EXISTS", "namespace": "default"}
     assert delta("service_error_with_type", operation="StartWorkflowExecution", **duplicate) == 1
     errors = total(after, "service_error_with_type") - total(before, "service_error_with_type")
     assert errors == 2
@@ -136,6 +144,38 @@ async def test_each_rpc_is_counted_and_timed_and_each_error_by_type_and_code(tmp
 
     banner = (tmp_path / "server.log").read_text().splitlines()
     assert f"Metrics:  {url}" in banner
+
+
+async def test_backlogs_polls_and_the_process_are_measured() -> None:
+    server = await InProcessServer(metrics_port=0).start_async()
+    try:
+        assert server.metrics_url is not None
+        client = await server.connect()
+        for i in range(2):  # no worker: their first workflow tasks wait on the queue
+            await client.start_workflow("Nothing", id=f"backlog-{i}", task_queue="no-worker-yet")
+        samples = await scrape(server.metrics_url)
+        backlog = {"namespace": "default", "taskqueue": "no-worker-yet", "task_type": "Workflow"}
+        assert samples[("approximate_backlog_count", frozenset(backlog.items()))] == 2
+        assert total(samples, "process_resident_memory_bytes") > 0
+        assert total(samples, "process_cpu_seconds_total") > 0
+
+        service = client.workflow_service
+        polled = await service.poll_workflow_task_queue(
+            PollWorkflowTaskQueueRequest(namespace="default", task_queue=TaskQueue(name="no-worker-yet"))
+        )
+        assert polled.task_token
+        empty = await service.poll_activity_task_queue(
+            PollActivityTaskQueueRequest(namespace="default", task_queue=TaskQueue(name="no-worker-yet")),
+            timeout=timedelta(seconds=2),
+        )
+        assert not empty.task_token
+        samples = await scrape(server.metrics_url)
+        assert samples[("approximate_backlog_count", frozenset(backlog.items()))] == 1
+        activity_queue = {**backlog, "task_type": "Activity"}
+        assert samples[("poll_success", frozenset(backlog.items()))] == 1
+        assert samples[("poll_timeouts", frozenset(activity_queue.items()))] == 1
+    finally:
+        await server.stop_async()
 
 
 @linux_only
@@ -172,7 +212,7 @@ async def test_stopping_a_server_releases_its_metrics_port() -> None:
         client = await server.connect()
         await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace="default"))
         samples = await scrape(server.metrics_url)
-        assert value(samples, "service_requests", operation="DescribeNamespace") == 1
+        assert value(samples, "service_requests", operation="DescribeNamespace", namespace="default") == 1
     finally:
         await server.stop_async()
     with pytest.raises(httpx.ConnectError):  # nothing listens there any more
@@ -181,7 +221,8 @@ async def test_stopping_a_server_releases_its_metrics_port() -> None:
     server = await InProcessServer(metrics_port=metrics_port).start_async()
     try:
         assert server.metrics_url is not None
-        assert value(await scrape(server.metrics_url), "service_requests", operation="DescribeNamespace") == 0
+        samples = await scrape(server.metrics_url)
+        assert value(samples, "service_requests", operation="DescribeNamespace", namespace="default") == 0
     finally:
         await server.stop_async()
 

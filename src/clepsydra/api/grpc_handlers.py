@@ -29,8 +29,17 @@ INTERNAL_MESSAGE = "internal server error"
 
 
 class RpcRecorder(Protocol):
-    def record(self, operation: str, seconds: float, code: grpc.StatusCode, detail: Message | None) -> None:
-        """An RPC was answered: `code` OK, or the error's code and the typed detail sent with it."""
+    def record(
+        self,
+        operation: str,
+        seconds: float,
+        code: grpc.StatusCode,
+        detail: Message | None,
+        request: Message,
+        response: Message | None,
+    ) -> None:
+        """An RPC was answered: `code` OK (with `response`), or the error's code and the typed
+        detail sent with it."""
 
 
 def generic_handler(
@@ -77,9 +86,10 @@ def _recorded(handler: Handler, operation: str, recorder: RpcRecorder) -> Handle
 
     async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
         started = perf_counter()
-        code, detail = grpc.StatusCode.OK, None
+        code, detail, response = grpc.StatusCode.OK, None, None
         try:
-            return await handler(request, context)
+            response = await handler(request, context)
+            return response
         except grpc.aio.AbortError:
             code = context.code() or grpc.StatusCode.UNKNOWN
             raise
@@ -90,7 +100,7 @@ def _recorded(handler: Handler, operation: str, recorder: RpcRecorder) -> Handle
             code, detail = _status(error)
             await _fail(context, error, operation)
         finally:
-            recorder.record(operation, perf_counter() - started, code, detail)
+            recorder.record(operation, perf_counter() - started, code, detail, request, response)
 
     behavior.__name__ = handler.__name__
     return behavior

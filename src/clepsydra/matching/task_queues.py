@@ -187,6 +187,15 @@ class Matching:
             if waiting in queue.polls:
                 queue.polls.remove(waiting)
 
+    def backlogs(self) -> list[tuple[str, str, QueueKind, int]]:
+        """(namespace id, task queue, kind, tasks waiting) of each queue with tasks waiting. Safe
+        to call from another thread (the metrics server's): it copies before it reads."""
+        return [
+            (namespace_id, name, kind, len(queue.backlog))
+            for (namespace_id, name, kind), queue in list(self._queues.items())
+            if queue.backlog
+        ]
+
     def claim(self, namespace_id: str, name: str, kind: QueueKind) -> WaitingPoll | None:
         """Take the longest-waiting poll of the queue out of line, for the caller to start a
         task for it in the write that creates the task, saving a write (see HistoryCore);

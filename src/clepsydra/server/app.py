@@ -132,6 +132,8 @@ class Server:
             self.metrics,
             peer_credentials=self.tls.channel_credentials() if self.tls else None,
         )
+        if self.metrics is not None:
+            self.metrics.watch_backlogs(parts.matching.backlogs, parts.namespaces.cached_names)
         for name in [DEFAULT_NAMESPACE, *self.config.namespaces]:  # as `temporal server start-dev` does
             await parts.namespaces.ensure(name)
             await parts.search_attributes.add_by_type_name(name, self.config.search_attributes)

@@ -4,7 +4,8 @@ is given `--metrics-port` (off unless given).
 Named as the reference server names them, so that dashboards built on its metrics work here:
 
 - `service_requests`, `service_latency` (a histogram in seconds, the reference's buckets):
-  every gRPC call, by `operation` (the RPC's name), with `service_name="frontend"`;
+  every gRPC call, by `operation` (the RPC's name) and `namespace` (the request's, if it
+  names one), with `service_name="frontend"`;
 - `service_error_with_type`: every call answered with an error, by `operation` and
   `error_type` (the reference's: `serviceerror_NotFound`, `serviceerror_NamespaceNotFound`,
   ...), plus `status_code` (the gRPC status: `NOT_FOUND`, ...), which the reference lacks;
@@ -15,7 +16,13 @@ Named as the reference server names them, so that dashboards built on its metric
   `service_name="history"`;
 - `workflow_success`, `workflow_failed`, `workflow_timeout`, `workflow_cancel`,
   `workflow_terminate`, `workflow_continued_as_new`: runs that closed, by `namespace` (the
-  server hears of each close as a `CommitListener` of the update path).
+  server hears of each close as a `CommitListener` of the update path);
+- `poll_success` and `poll_timeouts`: long polls of workers answered with a task or empty,
+  by `namespace`, `taskqueue` (sticky queues as `__sticky__`) and `task_type`;
+- `approximate_backlog_count`: tasks waiting on each task queue of this process for a poll,
+  read when scraped;
+- the process's own: `process_cpu_seconds_total`, `process_resident_memory_bytes`,
+  `process_open_fds`, ... (prometheus_client's process collector).
 
 The reference's counters carry no `_total` suffix, which prometheus_client's counters always
 do; `ReferenceNames` exposes them under the reference's names, typed `untyped` (PromQL's
@@ -27,21 +34,22 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from time import perf_counter
 from typing import Any, cast
 from wsgiref.simple_server import WSGIServer
 
 import grpc
 from google.protobuf.message import Message
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-from prometheus_client.metrics_core import Metric
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, start_http_server
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from temporalio.api.enums.v1 import ResourceExhaustedScope, WorkflowExecutionStatus
+from temporalio.api.enums.v1 import ResourceExhaustedScope, TaskQueueKind, WorkflowExecutionStatus
 from temporalio.api.errordetails.v1 import ResourceExhaustedFailure
 
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionState
+from clepsydra.engine.tasks import QueueKind
 from clepsydra.store.base import ExecutionWrite, Store
 
 # The reference's histogram buckets, in seconds.
@@ -75,6 +83,15 @@ CLOSE_METRICS = {
 }
 FRONTEND = "frontend"
 HISTORY = "history"
+# The workers' long polls, and the task type each polls for (the reference's `task_type`).
+POLL_TASK_TYPES = {
+    "PollWorkflowTaskQueue": "Workflow",
+    "PollActivityTaskQueue": "Activity",
+    "PollNexusTaskQueue": "Nexus",
+}
+STICKY = "__sticky__"
+# (namespace id, task queue, kind, tasks waiting) of each task queue with a backlog.
+BacklogSource = Callable[[], list[tuple[str, str, QueueKind, int]]]
 
 
 class Metrics:
@@ -83,19 +100,25 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         labels = ("service_name", "operation")
-        self._requests = Counter("service_requests", "RPCs served", labels, registry=self.registry)
+        rpc_labels = (*labels, "namespace")
+        self._requests = Counter("service_requests", "RPCs served", rpc_labels, registry=self.registry)
         self._errors_by_type = Counter(
             "service_error_with_type",
             "RPCs answered with an error",
-            (*labels, "error_type", "status_code"),
+            (*rpc_labels, "error_type", "status_code"),
             registry=self.registry,
         )
         self._failures = Counter(
-            "service_errors", "RPCs that failed on the server's side", labels, registry=self.registry
+            "service_errors", "RPCs that failed on the server's side", rpc_labels, registry=self.registry
         )
         self._latency = Histogram(
-            "service_latency", "RPC latency", labels, buckets=LATENCY_BUCKETS, registry=self.registry
+            "service_latency", "RPC latency", rpc_labels, buckets=LATENCY_BUCKETS, registry=self.registry
         )
+        poll_labels = ("namespace", "taskqueue", "task_type")
+        self._polls = {
+            answered: Counter(name, f"worker polls: {name}", poll_labels, registry=self.registry)
+            for answered, name in ((True, "poll_success"), (False, "poll_timeouts"))
+        }
         self._writes = Counter("persistence_requests", "store writes", labels, registry=self.registry)
         self._write_errors = Counter(
             "persistence_errors", "store writes that failed", labels, registry=self.registry
@@ -113,25 +136,48 @@ class Metrics:
             )
             for status, name in CLOSE_METRICS.items()
         }
-        # operation → (its request counter, its latency histogram): no label lookup per call.
-        self._rpc: dict[str, tuple[Any, Any]] = {}
+        # (operation, namespace) → (its request counter, its latency histogram): no label
+        # lookup per call.
+        self._rpc: dict[tuple[str, str], tuple[Any, Any]] = {}
         self._http: tuple[WSGIServer, threading.Thread] | None = None
         self.port: int | None = None
 
-    def record(self, operation: str, seconds: float, code: grpc.StatusCode, detail: Message | None) -> None:
+    def record(
+        self,
+        operation: str,
+        seconds: float,
+        code: grpc.StatusCode,
+        detail: Message | None,
+        request: Message,
+        response: Message | None,
+    ) -> None:
         """An RPC was answered (the `api.grpc_handlers.RpcRecorder` of the gRPC handlers)."""
-        children = self._rpc.get(operation)
+        namespace = getattr(request, "namespace", "")
+        if not isinstance(namespace, str):
+            namespace = ""
+        children = self._rpc.get((operation, namespace))
         if children is None:
-            children = self._rpc[operation] = (
-                self._requests.labels(FRONTEND, operation),
-                self._latency.labels(FRONTEND, operation),
+            children = self._rpc[operation, namespace] = (
+                self._requests.labels(FRONTEND, operation, namespace),
+                self._latency.labels(FRONTEND, operation, namespace),
             )
         children[0].inc()
         children[1].observe(seconds)
         if code is not grpc.StatusCode.OK:
-            self._errors_by_type.labels(FRONTEND, operation, error_type(code, detail), code.name).inc()
+            kind = error_type(code, detail)
+            self._errors_by_type.labels(FRONTEND, operation, namespace, kind, code.name).inc()
             if not caller_error(code, detail):
-                self._failures.labels(FRONTEND, operation).inc()
+                self._failures.labels(FRONTEND, operation, namespace).inc()
+        elif operation in POLL_TASK_TYPES and response is not None:
+            task_queue = request.task_queue  # type: ignore[attr-defined]
+            name = STICKY if task_queue.kind == TaskQueueKind.TASK_QUEUE_KIND_STICKY else task_queue.name
+            answered = bool(response.task_token)  # type: ignore[attr-defined]
+            self._polls[answered].labels(namespace, name, POLL_TASK_TYPES[operation]).inc()
+
+    def watch_backlogs(self, backlogs: BacklogSource, names: Callable[[], dict[str, str]]) -> None:
+        """Report `approximate_backlog_count` from `backlogs()` (namespace id, task queue, kind,
+        tasks waiting) when scraped, namespaces named by `names()` (id → name)."""
+        self.registry.register(Backlogs(backlogs, names))
 
     # -- a CommitListener of the update path: runs that closed --------------------------------
 
@@ -158,6 +204,7 @@ class Metrics:
         """Serve /metrics on ip:port (0: any free port), from a thread of its own."""
         exposed = CollectorRegistry(auto_describe=False)
         exposed.register(ReferenceNames(self.registry))
+        ProcessCollector(registry=exposed)  # its standard names, `_total` included
         try:
             self._http = start_http_server(port, ip, registry=exposed)
         except OSError as error:
@@ -218,6 +265,24 @@ def caller_error(code: grpc.StatusCode, detail: Message | None) -> bool:
     return isinstance(detail, ResourceExhaustedFailure) and detail.scope == (
         ResourceExhaustedScope.RESOURCE_EXHAUSTED_SCOPE_NAMESPACE
     )
+
+
+class Backlogs(Collector):
+    def __init__(self, backlogs: BacklogSource, names: Callable[[], dict[str, str]]) -> None:
+        self._backlogs = backlogs
+        self._names = names
+
+    def collect(self) -> Iterable[Metric]:
+        gauge = GaugeMetricFamily(
+            "approximate_backlog_count",
+            "tasks waiting for a poll on a task queue of this process",
+            labels=("namespace", "taskqueue", "task_type"),
+        )
+        names = self._names()
+        for namespace_id, task_queue, kind, waiting in self._backlogs():
+            task_type = kind.name.capitalize()  # Workflow, Activity, Nexus: the reference's
+            gauge.add_metric((names.get(namespace_id, namespace_id), task_queue, task_type), waiting)
+        yield gauge
 
 
 class ReferenceNames(Collector):

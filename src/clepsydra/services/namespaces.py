@@ -157,6 +157,14 @@ class Namespaces:
             if d.namespace_info.state == State.NAMESPACE_STATE_DELETED
         ]
 
+    def cached_names(self) -> dict[str, str]:
+        """Namespace id → name, of the namespaces described lately (no I/O: safe from a thread)."""
+        return {
+            described.namespace_info.id: name
+            for name, (described, _) in list(self._by_name.items())
+            if described is not None
+        }
+
     def forget(self, name: str) -> None:
         """Drop the cached description (after its search attributes or record changed)."""
         self._by_name.pop(name, None)
