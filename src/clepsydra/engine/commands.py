@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from temporalio.api.command.v1 import Command
 from temporalio.api.enums.v1 import CommandType, WorkflowTaskFailedCause
 from temporalio.api.protocol.v1 import Message
 
-from clepsydra.engine import activity, children, external, timers, updates, workflow
+from clepsydra.engine import activity, children, external, nexus_operations, timers, updates, workflow
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.workflow_task import CommandError
 
@@ -50,15 +50,9 @@ _HANDLERS: dict[int, _Handler] = {
     CommandType.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION: _ignoring_identity(
         external.request_cancel
     ),
-}
-
-# Commands this server does not carry out yet, and the cause the workflow task fails with.
-_NOT_YET: dict[int, Cause.ValueType] = {
-    CommandType.Value(f"COMMAND_TYPE_{command}"): Cause.Value(f"WORKFLOW_TASK_FAILED_CAUSE_{cause}")
-    for command, cause in [
-        ("SCHEDULE_NEXUS_OPERATION", "BAD_SCHEDULE_NEXUS_OPERATION_ATTRIBUTES"),
-        ("REQUEST_CANCEL_NEXUS_OPERATION", "BAD_REQUEST_CANCEL_NEXUS_OPERATION_ATTRIBUTES"),
-    ]
+    CommandType.COMMAND_TYPE_REQUEST_CANCEL_NEXUS_OPERATION: _ignoring_identity(
+        nexus_operations.request_cancel
+    ),
 }
 
 
@@ -72,9 +66,11 @@ def apply(
     commands: Sequence[Command],
     identity: str,
     messages: Sequence[Message] = (),
+    nexus_endpoints: Mapping[str, str] | None = None,
 ) -> None:
     """Apply commands in order; a protocol message command applies its message in place,
-    and messages no command refers to (such as update rejections) follow the commands."""
+    and messages no command refers to (such as update rejections) follow the commands.
+    `nexus_endpoints`: the id of each Nexus endpoint the commands name, where one exists."""
     unplaced = {message.id: message for message in messages}
     for command in commands:
         if not m.state.running:
@@ -92,8 +88,15 @@ def apply(
                 )
             updates.apply_message(m, unplaced.pop(message_id))
             continue
-        if command.command_type in _NOT_YET:
-            raise CommandError(_NOT_YET[command.command_type], f"{name} is not supported by this server yet.")
+        if command.command_type == CommandType.COMMAND_TYPE_SCHEDULE_NEXUS_OPERATION:
+            nexus_operations.schedule(
+                m,
+                completed_event_id,
+                command.schedule_nexus_operation_command_attributes,
+                nexus_endpoints or {},
+                command.user_metadata if command.HasField("user_metadata") else None,
+            )
+            continue
         if command.command_type not in _HANDLERS:
             raise CommandError(
                 Cause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND, f"Unknown command type: {name}."

@@ -59,6 +59,8 @@ def attributes_from_request(
         start.last_completion_result.CopyFrom(request.last_completion_result)
     if request.HasField("continued_failure"):
         start.continued_failure.CopyFrom(request.continued_failure)
+    # A Nexus handler's workflow: whom to tell when it ends (engine/nexus_callbacks.py).
+    start.completion_callbacks.extend(request.completion_callbacks)
     if execution_timeout > _ZERO:
         start.workflow_execution_expiration_time.FromDatetime(now + execution_timeout)
     delay = max(request.workflow_start_delay.ToTimedelta(), _ZERO)

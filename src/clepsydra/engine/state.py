@@ -20,6 +20,7 @@ from temporalio.api.history.v1 import (
 from temporalio.api.sdk.v1 import UserMetadata
 from temporalio.api.update.v1 import Outcome
 
+from clepsydra.engine.nexus_state import NexusState
 from clepsydra.engine.schedule_state import ScheduleState
 
 RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
@@ -187,6 +188,8 @@ class ExecutionState:
     scheduled_by: str = ""
     # The activity this execution runs, if a client started it on its own.
     standalone: StandaloneActivity | None = None
+    # Nexus operations it called and completion callbacks it carries (engine/nexus_state.py).
+    nexus: NexusState | None = None
 
     @property
     def key(self) -> ExecutionKey:

@@ -15,6 +15,7 @@ from temporalio.api.enums.v1 import TimeoutType
 class QueueKind(IntEnum):
     WORKFLOW = 1
     ACTIVITY = 2
+    NEXUS = 3  # Nexus requests for handler workers: in memory only (matching/task_queues.py)
 
 
 class TimerKind(IntEnum):
@@ -25,6 +26,11 @@ class TimerKind(IntEnum):
     WORKFLOW_RUN_TIMEOUT = 5
     WORKFLOW_START_BACKOFF = 6
     SCHEDULE_WAKE = 7
+    # Nexus operations: a schedule-to-close timeout, and the backoff before a start or a
+    # cancel request is sent again.
+    NEXUS_TIMEOUT = 8
+    NEXUS_RETRY = 9
+    NEXUS_CANCEL_RETRY = 10
 
 
 class TransferKind(IntEnum):
@@ -38,6 +44,11 @@ class TransferKind(IntEnum):
     SCHEDULE_START = 6
     SCHEDULE_STOP = 7
     NOTIFY_SCHEDULER = 8
+    # Nexus: send an operation's start or cancel request to its handler; deliver a closed
+    # run's completion callbacks.
+    NEXUS_START = 9
+    NEXUS_CANCEL = 10
+    NEXUS_CALLBACK = 11
 
 
 @dataclass(frozen=True)

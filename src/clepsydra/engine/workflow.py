@@ -36,7 +36,7 @@ from temporalio.api.history.v1 import (
     WorkflowPropertiesModifiedEventAttributes,
 )
 
-from clepsydra.engine import limits, runs
+from clepsydra.engine import limits, nexus_callbacks, runs
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.tasks import TransferKind, TransferTask
 from clepsydra.errors import InvalidArgument
@@ -249,6 +249,7 @@ def close(m: Mutation, status: Status.ValueType) -> None:
         m.add_transfer(TransferTask(TransferKind.NOTIFY_PARENT))
     if s.scheduled_by and m.successor is None:
         m.add_transfer(TransferTask(TransferKind.NOTIFY_SCHEDULER))
+    nexus_callbacks.on_close(m)
     if any(
         c.attributes.parent_close_policy != ParentClosePolicy.PARENT_CLOSE_POLICY_ABANDON
         for c in s.children.values()

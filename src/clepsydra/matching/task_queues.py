@@ -53,7 +53,19 @@ class QueryDispatch:
     kind: QueueKind = QueueKind.WORKFLOW
 
 
-AnyDispatch = Dispatch | QueryDispatch
+@dataclass(frozen=True)
+class NexusDispatch:
+    """A Nexus request for a handler worker. In memory only, like a query: its caller waits
+    for the answer and sends the request again if none comes (services/nexus_tasks.py).
+    `key` names the handler's namespace only."""
+
+    key: ExecutionKey
+    task_queue: str
+    task_id: str
+    kind: QueueKind = QueueKind.NEXUS
+
+
+AnyDispatch = Dispatch | QueryDispatch | NexusDispatch
 
 
 @dataclass(frozen=True)
@@ -180,7 +192,9 @@ class Matching:
             return _received(waiter)
         except asyncio.CancelledError:
             received = _received(waiter)
-            if isinstance(received, Dispatch | QueryDispatch):  # not started: another poll may have it
+            if isinstance(
+                received, Dispatch | QueryDispatch | NexusDispatch
+            ):  # not started: another may have it
                 self.add(received, front=True)
             raise
         finally:
@@ -236,6 +250,8 @@ def _hand_over(queue: TaskQueue, item: Polled) -> bool:
 def _identity(dispatch: AnyDispatch) -> tuple[ExecutionKey, str]:
     if isinstance(dispatch, Dispatch):
         return dispatch.key, dispatch.task.key
+    if isinstance(dispatch, NexusDispatch):
+        return dispatch.key, dispatch.task_id
     return dispatch.key, dispatch.query_id
 
 

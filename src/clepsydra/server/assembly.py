@@ -23,6 +23,7 @@ from clepsydra.api.batch_service import BatchService
 from clepsydra.api.deletion_service import DeletionService
 from clepsydra.api.namespace_service import NamespaceService
 from clepsydra.api.nexus_endpoint_service import NexusEndpointService
+from clepsydra.api.nexus_service import NexusService
 from clepsydra.api.operator_service import OperatorService
 from clepsydra.api.rpc_table import RpcTable, rpc_table
 from clepsydra.api.schedule_service import ScheduleService
@@ -49,7 +50,10 @@ from clepsydra.server.jobs import LeaderJobs
 from clepsydra.services.activity_operations import ActivityOperations
 from clepsydra.services.completions import Completions
 from clepsydra.services.namespaces import Namespaces
+from clepsydra.services.nexus_callbacks import NexusCallbacks
+from clepsydra.services.nexus_calls import NexusCalls
 from clepsydra.services.nexus_endpoints import NexusEndpoints
+from clepsydra.services.nexus_tasks import NexusTasks
 from clepsydra.services.polls import Polls
 from clepsydra.services.queries import Queries
 from clepsydra.services.reads import HistoryReader
@@ -134,10 +138,11 @@ def assemble(
     responses = TaskResponses(core, updates, tokens)
     workflows = Workflows(core, clock, search_attributes.validate, responses.started_workflow_task)
     polls = Polls(core, matching, clock, queries, responses)
-    completions = Completions(core, responses, tokens, search_attributes.validate)
+    nexus_endpoints = NexusEndpoints(endpoint_store(store), namespaces, clock)
+    nexus_tasks = NexusTasks(matching, clock)
+    completions = Completions(core, responses, tokens, search_attributes.validate, nexus_endpoints.ids)
     visibility = Visibility(store, namespaces, search_attributes)
     schedules = Schedules(core, clock, visibility, search_attributes.validate)
-    nexus_endpoints = NexusEndpoints(endpoint_store(store), namespaces, clock)
 
     deleter = RunDeleter(core)
     activity_operations = ActivityOperations(core)
@@ -172,6 +177,7 @@ def assemble(
             TaskQueueService(namespaces, matching, clock, address),
             DeletionService(namespaces, core, deleter),
             BatchService(batches),
+            NexusService(namespaces, nexus_tasks),
         ],
     )
     if cluster is not None:
@@ -188,7 +194,9 @@ def assemble(
         matching=matching,
         timers=timers,
         transfers=transfers,
-        transfer_actions=TransferActions(core, workflows),
+        transfer_actions=TransferActions(
+            core, workflows, NexusCalls(core, nexus_tasks, nexus_endpoints, clock), NexusCallbacks(core)
+        ),
         namespaces=namespaces,
         search_attributes=search_attributes,
         jobs=jobs,

@@ -4,11 +4,12 @@ heartbeats, results, failures and cancellations."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from temporalio.api.command.v1 import Command
 from temporalio.api.common.v1 import Payloads, SearchAttributes, WorkflowExecution
-from temporalio.api.enums.v1 import WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import CommandType, WorkflowTaskFailedCause
 from temporalio.api.failure.v1 import ApplicationFailureInfo, Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflowservice.v1 import (
@@ -28,6 +29,8 @@ from clepsydra.services.task_responses import TaskResponses
 from clepsydra.services.tokens import TaskToken, Tokens
 from clepsydra.services.workflows import SearchAttributeCheck
 
+# The ids of the Nexus endpoints of these names that exist (services/nexus_endpoints.py).
+EndpointIds = Callable[[Iterable[str]], Awaitable[dict[str, str]]]
 UNHANDLED_COMMAND = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND
 BAD_SEARCH_ATTRIBUTES = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES
 
@@ -52,12 +55,14 @@ class Completions:
         responses: TaskResponses,
         tokens: Tokens,
         check_search_attributes: SearchAttributeCheck | None = None,
+        nexus_endpoint_ids: EndpointIds | None = None,
     ) -> None:
         self.core = core
         self.responses = responses
         self.tokens = tokens
         # Refuses search attributes the namespace does not define (those commands set).
         self.check_search_attributes = check_search_attributes
+        self.nexus_endpoint_ids = nexus_endpoint_ids
 
     # -- workflow tasks -----------------------------------------------------------------------
 
@@ -69,6 +74,18 @@ class Completions:
         completion makes one at once (events arrived meanwhile): both started already."""
         token = await self.tokens.task(request)
         await self._check_search_attributes(token, request)
+        # The engine does no I/O: the endpoints that ScheduleNexusOperation commands name are
+        # looked up before the change.
+        endpoint_names = {
+            c.schedule_nexus_operation_command_attributes.endpoint
+            for c in request.commands
+            if c.command_type == CommandType.COMMAND_TYPE_SCHEDULE_NEXUS_OPERATION
+        }
+        endpoint_ids = (
+            await self.nexus_endpoint_ids(endpoint_names)
+            if endpoint_names and self.nexus_endpoint_ids is not None
+            else {}
+        )
 
         def change(m: Mutation) -> tuple[list[ActivityInfo], list[HistoryEvent] | None]:
             eager = complete(m)
@@ -97,7 +114,9 @@ class Completions:
                 )
                 return None
             completed_event_id = workflow_task.complete(m, task, request)
-            commands.apply(m, completed_event_id, request.commands, request.identity, request.messages)
+            commands.apply(
+                m, completed_event_id, request.commands, request.identity, request.messages, endpoint_ids
+            )
             workflow_task.finish_completion(m, request.force_create_new_workflow_task)
             too_long = limits.history_limit_reason(m)
             if too_long is not None and m.state.running:

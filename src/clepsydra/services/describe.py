@@ -17,6 +17,7 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionResponse
 
 from clepsydra.engine import activity_operations
 from clepsydra.engine.state import ActivityInfo, ExecutionState
+from clepsydra.services.nexus_describe import add_nexus
 
 _STARTED = PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
 _SCHEDULED = PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED
@@ -82,6 +83,7 @@ def describe_execution(s: ExecutionState, now: datetime) -> DescribeWorkflowExec
         if task.started_time is not None:
             pending_task.started_time.FromDatetime(task.started_time)
         response.pending_workflow_task.CopyFrom(pending_task)
+    add_nexus(response, s)
     return response
 
 

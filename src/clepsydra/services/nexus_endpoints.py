@@ -13,6 +13,7 @@ import base64
 import json
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -124,6 +125,15 @@ class NexusEndpoints:
         if len(rows) > size:
             response.next_page_token = _page_token(rows[size - 1].id)
         return response
+
+    async def ids(self, names: Iterable[str]) -> dict[str, str]:
+        """The id of each endpoint of these names that exists."""
+        found = {}
+        for name in names:
+            row = await self._store.endpoint_by_name(name)
+            if row is not None:
+                found[name] = row.id
+        return found
 
     async def resolve(self, name: str) -> WorkerTarget | None:
         """The worker target of the endpoint of this name; None if there is no such endpoint

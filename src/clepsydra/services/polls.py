@@ -63,6 +63,7 @@ class Polls:
         async def start(dispatch: AnyDispatch) -> PollWorkflowTaskQueueResponse | None:
             if isinstance(dispatch, QueryDispatch):
                 return await self.queries.task(dispatch) if self.queries.wanted(dispatch) else None
+            assert isinstance(dispatch, Dispatch)  # Nexus requests go to queues of their own kind
             transient = await self._start(dispatch, workflow_task.record_started, identity)
             return None if transient is None else await self.responses.workflow_task(dispatch.key, transient)
 

@@ -26,6 +26,8 @@ from clepsydra.engine.state import ChildInfo, ExecutionKey, ExecutionState
 from clepsydra.engine.tasks import TransferKind, TransferTask
 from clepsydra.errors import AlreadyExists, InvalidArgument, NotFound
 from clepsydra.history.core import HistoryCore
+from clepsydra.services.nexus_callbacks import NexusCallbacks
+from clepsydra.services.nexus_calls import NexusCalls
 from clepsydra.services.schedule_transfers import ScheduleTransfers
 from clepsydra.services.workflows import ParentLink, Workflows
 
@@ -39,10 +41,18 @@ Initiated = TypeVar(
 
 
 class TransferActions:
-    def __init__(self, core: HistoryCore, workflows: Workflows) -> None:
+    def __init__(
+        self,
+        core: HistoryCore,
+        workflows: Workflows,
+        nexus_calls: NexusCalls | None = None,
+        nexus_callbacks: NexusCallbacks | None = None,
+    ) -> None:
         self.core = core
         self.workflows = workflows
         self.schedules = ScheduleTransfers(core, workflows)
+        self.nexus_calls = nexus_calls
+        self.nexus_callbacks = nexus_callbacks
 
     async def execute(self, key: ExecutionKey, task: TransferTask) -> None:
         if not self.core.owns(key):
@@ -69,6 +79,12 @@ class TransferActions:
                 await self.schedules.stop(source, task)
             case TransferKind.NOTIFY_SCHEDULER:
                 await self.schedules.notify(source, task)
+            case TransferKind.NEXUS_START if self.nexus_calls is not None:
+                await self.nexus_calls.start(source, task)
+            case TransferKind.NEXUS_CANCEL if self.nexus_calls is not None:
+                await self.nexus_calls.cancel(source, task)
+            case TransferKind.NEXUS_CALLBACK if self.nexus_callbacks is not None:
+                await self.nexus_callbacks.deliver(source, task)
 
     async def _done(
         self, source: ExecutionState, task: TransferTask, record: Callable[[Mutation], None]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from temporalio.api.common.v1 import SearchAttributes, WorkflowExecution
 from temporalio.api.enums.v1 import (
+    EventType,
     WorkflowExecutionStatus,
     WorkflowIdConflictPolicy,
     WorkflowIdReusePolicy,
@@ -121,6 +122,15 @@ class Workflows:
             response = await self._create(
                 namespace_id, namespace, request, current, signal, parent, eager, scheduled_by
             )
+            # Where the run began, for whoever links to it (a Nexus handler's start answer).
+            started = response.link.workflow_event
+            started.namespace, started.workflow_id, started.run_id = (
+                namespace,
+                request.workflow_id,
+                response.run_id,
+            )
+            started.event_ref.event_id = 1
+            started.event_ref.event_type = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
         if eager and self.started_task is not None:
             key = ExecutionKey(namespace_id, request.workflow_id, response.run_id)
             task = await self.started_task(key, request.identity)
