@@ -16,9 +16,10 @@ import logging
 import os
 import time
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
+if TYPE_CHECKING:
+    import jwt
 
 log = logging.getLogger(__name__)
 ALGORITHMS = ("RS256", "ES256")
@@ -33,6 +34,8 @@ class KeySetError(Exception):
 
 
 def parse_key_set(data: Any, where: str) -> list[jwt.PyJWK]:
+    import jwt  # with its cryptography, loaded only by a server that checks tokens
+
     """The RS256 and ES256 keys of a JWKS document (other keys are skipped)."""
     try:
         keys = jwt.PyJWKSet.from_dict(data if isinstance(data, dict) else {}).keys

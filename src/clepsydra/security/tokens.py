@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 import time
 
-import jwt
-
 from clepsydra.security.claims import DEFAULT_PERMISSIONS_CLAIM, Claims, claims_of
 from clepsydra.security.keys import ALGORITHMS, KeySet
 
@@ -54,6 +52,8 @@ class TokenVerifier:
         return claims
 
     async def _verify(self, token: str) -> tuple[Claims, float]:
+        import jwt  # with its cryptography, loaded only by a server that checks tokens
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
