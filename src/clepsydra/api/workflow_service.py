@@ -42,7 +42,7 @@ from temporalio.api.workflowservice.v1 import (
     UpdateWorkflowExecutionResponse,
 )
 
-from clepsydra.errors import InvalidArgument
+from clepsydra.services import update_with_start
 from clepsydra.services.namespaces import CLUSTER_NAME, Namespaces
 from clepsydra.services.queries import Queries
 from clepsydra.services.reads import HistoryReader
@@ -207,23 +207,8 @@ class WorkflowService:
     async def ExecuteMultiOperation(
         self, request: ExecuteMultiOperationRequest, context: Context
     ) -> ExecuteMultiOperationResponse:
-        """Update-with-start: start the workflow (or find it running), then update it."""
+        """Update-with-start: start the workflow (or find it), then update it."""
         namespace_id = await self.namespaces.id_of(request.namespace)
-        if len(request.operations) != 2 or not (
-            request.operations[0].HasField("start_workflow")
-            and request.operations[1].HasField("update_workflow")
-        ):
-            raise InvalidArgument("Operations must be a StartWorkflow followed by an UpdateWorkflow.")
-        start = request.operations[0].start_workflow
-        update = request.operations[1].update_workflow
-        if start.workflow_id != update.workflow_execution.workflow_id:
-            raise InvalidArgument("Operations have different workflow IDs.")
-        started = await self.workflows.start(namespace_id, request.namespace, start)
-        update.workflow_execution.run_id = started.run_id
-        updated = await self.updates.update(namespace_id, update, _update_wait(context))
-        return ExecuteMultiOperationResponse(
-            responses=[
-                ExecuteMultiOperationResponse.Response(start_workflow=started),
-                ExecuteMultiOperationResponse.Response(update_workflow=updated),
-            ]
+        return await update_with_start.execute(
+            self.workflows, self.updates, namespace_id, request.namespace, request, _update_wait(context)
         )

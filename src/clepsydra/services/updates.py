@@ -113,6 +113,13 @@ class Updates:
             ),
         )
 
+    async def seen(self, key: ExecutionKey, update_id: str) -> tuple[Stage.ValueType, Outcome | None] | None:
+        """How far an update id got on a run, if the run has seen it: admitted (in memory),
+        accepted, or completed with its outcome (kept with the run after it closed)."""
+        async with self.core.read(key) as state:
+            waiting = self._known(state, update_id)
+        return None if waiting is None else (waiting.stage, waiting.outcome)
+
     def _known(self, state: ExecutionState, update_id: str) -> _Waiting | None:
         """An update seen before: in flight in memory, or accepted in mutable state."""
         in_flight = self._in_flight.get(state.key, {}).get(update_id)
