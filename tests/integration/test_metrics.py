@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import subprocess
 import sys
@@ -256,3 +258,35 @@ def test_error_types_and_which_errors_are_the_servers() -> None:
     namespace_limit = ResourceExhaustedFailure(scope=namespace_scope)
     assert caller_error(grpc.StatusCode.RESOURCE_EXHAUSTED, namespace_limit)
     assert not caller_error(grpc.StatusCode.RESOURCE_EXHAUSTED, ResourceExhaustedFailure())
+
+
+async def test_the_grafana_dashboard_reads_only_metrics_the_server_exposes(repo_root: Path) -> None:
+    dashboard = json.loads((repo_root / "deploy" / "grafana" / "clepsydra-dashboard.json").read_text())
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in metric_names(target["expr"])
+    }
+    server = await InProcessServer(metrics_port=0).start_async()
+    try:
+        assert server.metrics_url is not None
+        client = await server.connect()
+        await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace="default"))
+        async with httpx.AsyncClient() as http:
+            exposition = (await http.get(server.metrics_url)).text
+    finally:
+        await server.stop_async()
+    exposed = set()
+    for family in text_string_to_metric_families(exposition):
+        exposed.add(family.name)
+        exposed.update(f"{family.name}{suffix}" for suffix in ("_bucket", "_count", "_sum", "_total"))
+    assert queried and queried <= exposed, queried - exposed
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads: those before a selector or a range."""
+    identifier = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+    if re.fullmatch(identifier, expr.strip()):
+        return {expr.strip()}
+    return set(re.findall(rf"({identifier})\s*[{{\[]", expr))
