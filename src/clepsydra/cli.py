@@ -22,6 +22,7 @@ from pathlib import Path
 import click
 
 from clepsydra import __version__
+from clepsydra.api import request_context
 from clepsydra.clock import SkippingClock
 from clepsydra.security import SecurityConfig
 from clepsydra.server import event_loop, settings
@@ -55,7 +56,8 @@ DYNAMIC_CONFIG_NOTES = {
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line, its time in ISO 8601 (UTC), as log shippers expect."""
+    """One JSON object per line, its time in ISO 8601 (UTC), as log shippers expect; a line
+    written while serving an RPC names it, with its namespace and workflow id."""
 
     def format(self, record: logging.LogRecord) -> str:
         when = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
@@ -64,6 +66,7 @@ class JsonFormatter(logging.Formatter):
             "ts": when.replace("+00:00", "Z"),
             "logger": record.name,
             "msg": record.getMessage(),
+            **request_context.describe(),
         }
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)

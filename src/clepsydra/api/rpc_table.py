@@ -15,6 +15,7 @@ from typing import Any
 
 from google.protobuf.descriptor import ServiceDescriptor
 
+from clepsydra.api import request_context
 from clepsydra.api.bounds import bounded
 
 Handler = Callable[[Any, Any], Awaitable[Any]]
@@ -34,6 +35,20 @@ def rpc_table(service: ServiceDescriptor, implementations: Iterable[object]) -> 
             if method.name in table:
                 served = f"{service.name}.{method.name} is served by both"
                 raise TypeError(f"{served} {owners[method.name]} and {owner}")
-            table[method.name] = bounded(method.input_type, handler)
+            table[method.name] = _serving(method.name, bounded(method.input_type, handler))
             owners[method.name] = owner
     return table
+
+
+def _serving(name: str, handler: Handler) -> Handler:
+    """`handler`, with the call it serves known to what it logs (`request_context`)."""
+
+    async def serve(request: Any, context: Any) -> Any:
+        token = request_context.CURRENT.set((name, request))
+        try:
+            return await handler(request, context)
+        finally:
+            request_context.CURRENT.reset(token)
+
+    serve.__name__ = getattr(handler, "__name__", name)
+    return serve
