@@ -25,6 +25,7 @@ class Greeter:
     greet: nexusrpc.Operation[str, str]
     greet_failing: nexusrpc.Operation[str, str]
     sleep: nexusrpc.Operation[str, str]
+    gate: nexusrpc.Operation[str, str]
 
 
 @workflow.defn
@@ -48,6 +49,23 @@ class SleepingGreeting:
     async def run(self, name: str) -> str:
         await workflow.sleep(3600)
         return f"slept {name}"
+
+
+@workflow.defn
+class Gate:
+    """Waits to be opened (by a signal) and answers with what it was opened with."""
+
+    def __init__(self) -> None:
+        self.opened_with: str | None = None
+
+    @workflow.signal
+    def open(self, text: str) -> None:
+        self.opened_with = text
+
+    @workflow.run
+    async def run(self, name: str) -> str:
+        await workflow.wait_condition(lambda: self.opened_with is not None)
+        return f"{name} opened with {self.opened_with}"
 
 
 @dataclass
@@ -96,6 +114,10 @@ class GreeterHandler:
     @nexus.workflow_run_operation
     async def sleep(self, ctx: nexus.WorkflowRunOperationContext, name: str) -> nexus.WorkflowHandle[str]:
         return await ctx.start_workflow(SleepingGreeting.run, name, id=f"sleeping-{uuid.uuid4()}")
+
+    @nexus.workflow_run_operation
+    async def gate(self, ctx: nexus.WorkflowRunOperationContext, name: str) -> nexus.WorkflowHandle[str]:
+        return await ctx.start_workflow(Gate.run, name, id=f"gate-{name}")
 
 
 @dataclass
