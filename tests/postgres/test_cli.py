@@ -144,3 +144,19 @@ def test_a_password_in_the_url_is_not_shown() -> None:
     result = invoke("db", "migrate", "--db-url", "postgresql://user:secret@127.0.0.1:1/db")
     assert result.exit_code == 1
     assert "secret" not in result.output and "user:***@127.0.0.1:1" in result.output
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresq://user:secret@127.0.0.1:1/db",  # a mistyped scheme
+        "postgresql:/user:secret@127.0.0.1:1/db",  # a slash short
+        "user:secret@127.0.0.1:1/db",  # no scheme at all
+        "postgresql://127.0.0.1:1/db?user=user&password=secret",
+    ],
+)
+@pytest.mark.parametrize("command", [("db", "migrate"), ("server", "start", "--port", "0")])
+def test_a_password_in_a_url_typed_wrong_is_not_shown(url: str, command: tuple[str, ...]) -> None:
+    result = invoke(*command, "--db-url", url)
+    assert result.exit_code != 0
+    assert "secret" not in result.output

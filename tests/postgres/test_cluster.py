@@ -198,8 +198,8 @@ async def test_notices_flow_again_after_their_connection_is_cut(
 
     b.on_notices_resumed.append(on_resumed)
     await b.listen_backlog(lambda *announcement: heard.put_nowait(announcement))
-    assert b._listener is not None
-    await a.pool.execute("SELECT pg_terminate_backend($1)", b._listener.get_server_pid())
+    assert b.notices.server_pid is not None
+    await a.pool.execute("SELECT pg_terminate_backend($1)", b.notices.server_pid)
     async with asyncio.timeout(GUARD):
         await resumed.wait()
         await a.announce_backlog("ns", "orders", 1, "host-a:7233")

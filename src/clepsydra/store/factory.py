@@ -10,11 +10,11 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from clepsydra.store.migrations import sqlite_migrations
 from clepsydra.store.postgres_schema import SchemaBehind
@@ -40,9 +40,11 @@ class Database:
 
 
 def parse(url: str) -> Database:
+    """The database a URL names. A URL that is wrong is shown without its password."""
     scheme, sep, rest = url.partition("://")
+    shown = repr(redact(url))
     if not sep:
-        raise BadDatabaseUrl(f"{url!r} is not a database URL (postgresql://... or sqlite:///...)")
+        raise BadDatabaseUrl(f"{shown} is not a database URL (postgresql://... or sqlite:///...)")
     scheme = scheme.lower()
     if scheme in ("postgresql", "postgres"):
         return Database("postgres", url)
@@ -51,19 +53,33 @@ def parse(url: str) -> Database:
             return Database("sqlite", url, None)
         if not rest.startswith("/"):
             raise BadDatabaseUrl(
-                f"{url!r}: a SQLite URL is sqlite:///relative/path or sqlite:////absolute/path"
+                f"{shown}: a SQLite URL is sqlite:///relative/path or sqlite:////absolute/path"
             )
         return Database("sqlite", url, rest[1:])
-    raise BadDatabaseUrl(f"{url!r}: unknown database kind {scheme!r}; use postgresql:// or sqlite:///")
+    raise BadDatabaseUrl(
+        f"{shown}: unknown database kind {redact(scheme)!r}; use postgresql:// or sqlite:///"
+    )
 
 
-def redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+# password=... among a URL's parameters (libpq's spelling, which asyncpg reads).
+_PASSWORD_PARAMETER = re.compile(r"((?:^|[?&])password=)[^&#\s]*", re.IGNORECASE)
+_WORD = re.compile(r"\S+@\S*")
+
+
+def redact(text: str) -> str:
+    """The URL (or any text that holds URLs) without passwords, for messages and logs. A URL
+    typed wrong is redacted too: whatever lies between the first colon after the scheme (or
+    after the start, without one) and the last @ is taken to be a password."""
+    return _PASSWORD_PARAMETER.sub(r"\1***", _WORD.sub(_without_password, text))
+
+
+def _without_password(match: re.Match[str]) -> str:
+    word = match.group(0)
+    at = word.rfind("@")
+    scheme = word.find("://")
+    start = scheme + 3 if 0 <= scheme < at else 0
+    colon = word.find(":", start, at)
+    return word if colon < 0 else f"{word[: colon + 1]}***{word[at:]}"
 
 
 def errors() -> tuple[type[Exception], ...]:

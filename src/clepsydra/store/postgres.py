@@ -15,7 +15,6 @@ any process changes them (LISTEN/NOTIFY on `CHANGES_CHANNEL`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Collection
@@ -41,6 +40,7 @@ from clepsydra.store.factory import redact
 from clepsydra.store.postgres_admin import PostgresAdmin
 from clepsydra.store.postgres_batch import PostgresBatch
 from clepsydra.store.postgres_cluster import PostgresCluster
+from clepsydra.store.postgres_notices import Notice, NoticeListener
 from clepsydra.store.postgres_shards import LEASE_SECONDS, ShardLeases, shard_count, shard_of
 from clepsydra.store.postgres_visibility import CHANGES_CHANNEL, PostgresVisibility
 
@@ -48,10 +48,7 @@ if TYPE_CHECKING:
     from clepsydra.store.postgres_schema import Connection
 
 _KEY = "namespace_id = $1 AND workflow_id = $2 AND run_id = $3"
-LISTEN_RETRY_SECONDS = 1.0
 log = logging.getLogger(__name__)
-# A LISTEN callback: (connection, server pid, channel, payload).
-Notice = Callable[[object, int, str, object], None]
 
 
 def _key(key: ExecutionKey) -> tuple[str, str, str]:
@@ -75,14 +72,11 @@ class PostgresStore(PostgresVisibility, PostgresAdmin, PostgresBatch, PostgresCl
         self._migrate = migrate
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
-        # A connection of its own for LISTEN, and what it listens to (made again if it is lost).
-        self._listener: asyncpg.Connection | None = None
-        self._listening: list[tuple[str, Notice]] = []
-        self._reconnecting: asyncio.Task[None] | None = None
-        self._closing = False
         # Called once notices flow again after their connection was lost: those sent meanwhile
         # are gone, so what they would have said must be learnt again.
         self.on_notices_resumed: list[Callable[[], Awaitable[None]]] = []
+        # A connection of its own for LISTEN, made again whenever it is lost.
+        self.notices = NoticeListener(url, self.on_notices_resumed)
         self._custom_columns: dict[str, dict[str, str]] = {}
         self.shard_count = 1  # read from the database at open
 
@@ -107,51 +101,19 @@ class PostgresStore(PostgresVisibility, PostgresAdmin, PostgresBatch, PostgresCl
             if self._member is not None:
                 # A nonce after the address: a restarted process on the same address is a new owner.
                 self.leases = ShardLeases(self.pool, f"{self._member} {uuid.uuid4().hex[:8]}", LEASE_SECONDS)
-            self._listening = [(CHANGES_CHANNEL, self._on_change)]
-            await self._connect_listener()
+            await self.notices.start([(CHANGES_CHANNEL, self._on_change)])
         except BaseException:
             await self.close()
             raise
 
     async def _listen(self, channel: str, notice: Notice) -> None:
-        assert self._listener is not None, "store is not open"
-        self._listening.append((channel, notice))
-        await self._listener.add_listener(channel, notice)
-
-    async def _connect_listener(self) -> None:
-        listener = await asyncpg.connect(self._url)
-        for channel, notice in self._listening:
-            await listener.add_listener(channel, notice)
-        listener.add_termination_listener(self._listener_lost)
-        self._listener = listener
-
-    def _listener_lost(self, _conn: object) -> None:
-        if not self._closing:
-            log.warning("lost the connection that listens for notices; connecting again")
-            self._reconnecting = asyncio.get_running_loop().create_task(self._resume_notices())
-
-    async def _resume_notices(self) -> None:
-        while True:
-            try:
-                await self._connect_listener()
-                break
-            except (OSError, asyncpg.PostgresError) as error:
-                log.warning("cannot listen for notices yet: %s", error)
-                await asyncio.sleep(LISTEN_RETRY_SECONDS)
-        for resumed in self.on_notices_resumed:
-            await resumed()
+        await self.notices.listen(channel, notice)
 
     def _on_change(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         self._custom_columns.pop(str(payload), None)
 
     async def close(self) -> None:
-        self._closing = True
-        if self._reconnecting is not None:
-            self._reconnecting.cancel()
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._listener.close(), 5)
-            self._listener = None
+        await self.notices.close()
         if self._pool is not None:
             try:
                 await asyncio.wait_for(self._pool.close(), 10)
