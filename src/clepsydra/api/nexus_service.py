@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import grpc
 from temporalio.api.enums.v1 import NexusHandlerErrorRetryBehavior as RetryBehavior
 from temporalio.api.failure.v1 import Failure, NexusHandlerFailureInfo
@@ -15,6 +17,7 @@ from temporalio.api.workflowservice.v1 import (
 )
 
 from clepsydra.api.worker_service import _poll_timeout
+from clepsydra.cluster.peers import Peers, forwarded
 from clepsydra.errors import InvalidArgument
 from clepsydra.services.namespaces import Namespaces
 from clepsydra.services.nexus_tasks import Answered, HandlerFailed, NexusTasks
@@ -28,17 +31,24 @@ RETRYABLE_TYPES = frozenset(
 
 
 class NexusService:
-    def __init__(self, namespaces: Namespaces, tasks: NexusTasks) -> None:
+    def __init__(self, namespaces: Namespaces, tasks: NexusTasks, peers: Peers | None = None) -> None:
+        """`peers`: the other processes on a shared database, whose Nexus tasks polls fetch."""
         self.namespaces = namespaces
         self.tasks = tasks
+        self.peers = peers
 
     async def PollNexusTaskQueue(
         self, request: PollNexusTaskQueueRequest, context: Context
     ) -> PollNexusTaskQueueResponse:
         namespace_id = await self.namespaces.id_of(request.namespace)
-        return await self.tasks.poll(
-            namespace_id, request.task_queue.name, request.identity, _poll_timeout(context)
-        )
+        timeout, fetch = _poll_timeout(context), None
+        if self.peers is not None and forwarded(context):
+            timeout = 0.0  # fetched by another process: answer from what waits here now
+        elif self.peers is not None:
+            fetch = functools.partial(
+                self.peers.fetch, "PollNexusTaskQueue", request, PollNexusTaskQueueResponse
+            )
+        return await self.tasks.poll(namespace_id, request.task_queue.name, request.identity, timeout, fetch)
 
     async def RespondNexusTaskCompleted(
         self, request: RespondNexusTaskCompletedRequest, context: Context

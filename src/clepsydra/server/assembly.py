@@ -139,7 +139,7 @@ def assemble(
     workflows = Workflows(core, clock, search_attributes.validate, responses.started_workflow_task)
     polls = Polls(core, matching, clock, queries, responses)
     nexus_endpoints = NexusEndpoints(endpoint_store(store), namespaces, clock)
-    nexus_tasks = NexusTasks(matching, clock)
+    nexus_tasks = NexusTasks(matching, clock, address)
     completions = Completions(core, responses, tokens, search_attributes.validate, nexus_endpoints.ids)
     visibility = Visibility(store, namespaces, search_attributes)
     schedules = Schedules(core, clock, visibility, search_attributes.validate)
@@ -177,7 +177,7 @@ def assemble(
             TaskQueueService(namespaces, matching, clock, address),
             DeletionService(namespaces, core, deleter),
             BatchService(batches),
-            NexusService(namespaces, nexus_tasks),
+            NexusService(namespaces, nexus_tasks, peers),
         ],
     )
     if cluster is not None:

@@ -7,16 +7,20 @@ deadline, and if none comes it records a failed attempt and sends the request ag
 So a task lives in memory, in matching and in `_pending` until it is answered or its
 deadline passes; a worker's answer after that is refused, as the reference refuses it.
 
-A task token names the handler's namespace and a random task id (which only the worker
-that polled the task has seen).
+A task token names the handler's namespace, a random task id (which only the worker that
+polled the task has seen) and the process where the caller waits. On a database shared by
+several processes, a poll at another process hears of the task (matching announces it),
+fetches it from here with a forwarded poll, and the worker's answer is routed back here by
+the token's process, as a query's answer is (cluster/routing.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from temporalio.api.failure.v1 import Failure
@@ -28,12 +32,15 @@ from clepsydra.engine import codec
 from clepsydra.engine.state import ExecutionKey
 from clepsydra.engine.tasks import QueueKind
 from clepsydra.errors import InvalidArgument, NotFound
-from clepsydra.matching.task_queues import Matching, NexusDispatch
+from clepsydra.matching.task_queues import Matching, NexusDispatch, RemoteBacklog
+from clepsydra.services.tokens import MAC_SIZE
 
 TASK_GONE = "Nexus task not found or already expired"
 # What the handler is told of its deadline is a little shorter than the caller's wait, so that
 # its answer still finds the caller waiting.
 HANDLER_SHARE = 0.8
+# Fetches a task from the process at an address (a poll forwarded there); None if it had none.
+Fetch = Callable[[str], Awaitable[PollNexusTaskQueueResponse | None]]
 
 
 @dataclass(frozen=True)
@@ -63,9 +70,11 @@ class _Pending:
 
 
 class NexusTasks:
-    def __init__(self, matching: Matching, clock: Clock) -> None:
+    def __init__(self, matching: Matching, clock: Clock, address: str = "") -> None:
+        """`address`: where this process serves, for answers routed from the others."""
         self._matching = matching
         self._clock = clock
+        self._address = address
         self._pending: dict[str, _Pending] = {}
 
     async def call(
@@ -87,9 +96,10 @@ class NexusTasks:
             self._pending.pop(task_id, None)
 
     async def poll(
-        self, namespace_id: str, task_queue: str, identity: str, timeout: float
+        self, namespace_id: str, task_queue: str, identity: str, timeout: float, fetch: Fetch | None = None
     ) -> PollNexusTaskQueueResponse:
-        """The next request of the queue still awaited by its caller, or an empty answer."""
+        """The next request of the queue still awaited by its caller, or an empty answer;
+        with `fetch`, from another process too."""
         if not task_queue:
             raise InvalidArgument("TaskQueue is not set on request.")
         loop = asyncio.get_running_loop()
@@ -103,10 +113,17 @@ class NexusTasks:
                 identity,
                 self._clock.now(),
                 remaining,
-                local_only=True,
+                local_only=fetch is None or remaining == 0,
             )
             if item is None:
                 return PollNexusTaskQueueResponse()
+            if isinstance(item, RemoteBacklog) and fetch is not None:
+                asked = time.monotonic()
+                fetched = await fetch(item.address)
+                if fetched is not None:
+                    return fetched
+                self._matching.drained(namespace_id, task_queue, QueueKind.NEXUS, item.address, asked)
+                continue
             if not isinstance(item, NexusDispatch):
                 continue
             pending = self._pending.get(item.task_id)
@@ -119,7 +136,8 @@ class NexusTasks:
             handler_timeout = go_duration(left * HANDLER_SHARE)
             request.header["request-timeout"] = handler_timeout
             request.header["Request-Timeout"] = handler_timeout
-            return PollNexusTaskQueueResponse(task_token=_token(namespace_id, item.task_id), request=request)
+            token = _token(namespace_id, item.task_id, self._address)
+            return PollNexusTaskQueueResponse(task_token=token, request=request)
 
     def respond(self, namespace_id: str, task_token: bytes, answer: Answer) -> None:
         pending = self._pending.get(_task_id(namespace_id, task_token))
@@ -139,16 +157,20 @@ def _namespace_key(namespace_id: str) -> ExecutionKey:
     return ExecutionKey(namespace_id, "", "")
 
 
-def _token(namespace_id: str, task_id: str) -> bytes:
-    return base64.b64encode(json.dumps({"nexus": 1, "ns": namespace_id, "task": task_id}).encode())
+def _token(namespace_id: str, task_id: str, process: str) -> bytes:
+    """In the shape of the other task tokens (JSON, then a trailer of MAC_SIZE bytes), so that
+    routing finds its process (services/tokens.py, TokenTarget). It needs no seal: the random
+    task id is what only the polling worker knows."""
+    fields = {"namespace_id": namespace_id, "workflow_id": "", "process": process, "nexus_task": task_id}
+    return json.dumps(fields, separators=(",", ":")).encode() + bytes(MAC_SIZE)
 
 
 def _task_id(namespace_id: str, task_token: bytes) -> str:
     if not task_token:
         raise InvalidArgument("Task token not set on request.")
     try:
-        token = json.loads(base64.b64decode(task_token, validate=True))
-        task_id, token_namespace = str(token["task"]), str(token["ns"])
+        token = json.loads(task_token[:-MAC_SIZE])
+        task_id, token_namespace = str(token["nexus_task"]), str(token["namespace_id"])
     except (ValueError, KeyError, TypeError):
         raise InvalidArgument("Error deserializing task token.") from None
     if token_namespace != namespace_id:
