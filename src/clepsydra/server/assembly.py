@@ -30,6 +30,7 @@ from clepsydra.api.schedule_service import ScheduleService
 from clepsydra.api.standalone_activity_service import StandaloneActivityService
 from clepsydra.api.task_queue_service import TaskQueueService
 from clepsydra.api.visibility_service import VisibilityService
+from clepsydra.api.worker_registry_service import WorkerRegistryService
 from clepsydra.api.worker_service import WorkerService
 from clepsydra.api.workflow_service import WorkflowService
 from clepsydra.batch.jobs import BatchJobs
@@ -66,6 +67,7 @@ from clepsydra.services.tokens import Tokens
 from clepsydra.services.transfers import TransferActions
 from clepsydra.services.updates import Updates
 from clepsydra.services.visibility import Visibility
+from clepsydra.services.workers import WorkerRegistry
 from clepsydra.services.workflows import Workflows
 from clepsydra.store.base import Store
 from clepsydra.store.nexus_endpoints import endpoint_store
@@ -146,6 +148,7 @@ def assemble(
 
     deleter = RunDeleter(core)
     activity_operations = ActivityOperations(core)
+    workers = WorkerRegistry()
     standalone_activities = StandaloneActivities(core, clock, search_attributes.validate)
     reclaimer = NamespaceReclaimer(store, namespaces, deleter)
     batches = BatchJobs(
@@ -168,7 +171,8 @@ def assemble(
         WORKFLOW_SERVICE,
         [
             WorkflowService(namespaces, workflows, HistoryReader(core), queries, updates, persistence_store),
-            WorkerService(namespaces, polls, completions, peers),
+            WorkerService(namespaces, polls, completions, workers, peers),
+            WorkerRegistryService(namespaces, workers),
             NamespaceService(namespaces),
             VisibilityService(visibility),
             ScheduleService(namespaces, schedules),
