@@ -58,9 +58,12 @@ QUERY_WAIT_SECONDS = 60.0
 
 
 def _update_wait(context: Context) -> float:
-    """How long an update call waits for its stage before answering with the stage reached."""
+    """How long an update call waits for its stage before answering with the stage reached.
+    A caller whose deadline comes first gets DEADLINE_EXCEEDED from it, as from the reference."""
     remaining = context.time_remaining()
-    return UPDATE_WAIT_SECONDS if remaining is None else max(0.0, min(UPDATE_WAIT_SECONDS, remaining - 1.0))
+    if remaining is None or remaining > UPDATE_WAIT_SECONDS + 1.0:
+        return UPDATE_WAIT_SECONDS
+    return remaining + 1.0
 
 
 class WorkflowService:

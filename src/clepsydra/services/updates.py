@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from google.protobuf import any_pb2
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage
+from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage, WorkflowExecutionStatus
+from temporalio.api.failure.v1 import ApplicationFailureInfo, Failure
 from temporalio.api.protocol.v1 import Message
 from temporalio.api.update.v1 import Outcome, Request, UpdateRef
 from temporalio.api.workflowservice.v1 import (
@@ -34,6 +35,19 @@ Stage = UpdateWorkflowExecutionLifecycleStage
 ADMITTED = Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED
 ACCEPTED = Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED
 COMPLETED = Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED
+CONTINUED_AS_NEW = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW
+# The outcome of an update accepted but not completed when its run closed: an update
+# failure, since a caller told "accepted" expects an outcome, not an error.
+CLOSED_BEFORE_COMPLETION = Outcome(
+    failure=Failure(
+        message="Workflow Update failed because the Workflow completed before the Update completed.",
+        source="Server",
+        application_failure_info=ApplicationFailureInfo(
+            type="AcceptedUpdateCompletedWorkflow", non_retryable=True
+        ),
+    )
+)
+ABORTED_BY_CLOSE = "workflow update was aborted by closing workflow"
 
 
 @dataclass
@@ -41,6 +55,7 @@ class _Waiting:
     """An update in flight: its request and how far it got."""
 
     request: Request
+    key: ExecutionKey  # the run it is for: the next one, if its run continued as new first
     stage: Stage.ValueType = ADMITTED
     outcome: Outcome | None = None
     error: NotFound | None = None
@@ -74,18 +89,18 @@ class Updates:
             waiting = self._known(state, update_id)
             running = state.running
         if other_chain:
-            raise NotFound(WORKFLOW_COMPLETED)
+            raise NotFound("workflow execution not found")
         if waiting is None:
             if not running:
                 raise NotFound(WORKFLOW_COMPLETED)
-            waiting = _Waiting(request.request)
+            waiting = _Waiting(request.request, key)
             self._in_flight.setdefault(key, {})[update_id] = waiting
             await self.core.update(key, _offer)
         wanted = request.wait_policy.lifecycle_stage or COMPLETED
         await self._wait(waiting, wanted, timeout)
         return UpdateWorkflowExecutionResponse(
             update_ref=UpdateRef(
-                workflow_execution=WorkflowExecution(workflow_id=key.workflow_id, run_id=key.run_id),
+                workflow_execution=WorkflowExecution(workflow_id=key.workflow_id, run_id=waiting.key.run_id),
                 update_id=update_id,
             ),
             outcome=waiting.outcome,
@@ -128,7 +143,10 @@ class Updates:
         info = state.updates.get(update_id)
         if info is None:
             return None
-        done = _Waiting(Request())
+        done = _Waiting(Request(), state.key)
+        if info.outcome is None and not state.running:
+            done.reach(COMPLETED, CLOSED_BEFORE_COMPLETION)
+            return done
         done.reach(COMPLETED if info.outcome is not None else ACCEPTED, info.outcome)
         if info.outcome is None:  # accepted: wait here for its completion
             self._in_flight.setdefault(state.key, {})[update_id] = done
@@ -164,7 +182,10 @@ class Updates:
     # -- a CommitListener of the update path: how far each update in flight got ---------------
 
     def committed(self, m: Mutation) -> None:
-        self._catch_up(m.state, m.update_outcomes)
+        continued = m.successor is not None and m.state.status == CONTINUED_AS_NEW
+        self._catch_up(
+            m.state, m.update_outcomes, m.successor.state.key if continued and m.successor else None
+        )
 
     def changed_elsewhere(self, state: ExecutionState) -> None:
         """Another process changed the workflow: the state says how far each update got."""
@@ -175,7 +196,10 @@ class Updates:
         self._catch_up(state, outcomes)
 
     def _catch_up(
-        self, state: ExecutionState, outcomes: list[tuple[str, Stage.ValueType, Outcome | None]]
+        self,
+        state: ExecutionState,
+        outcomes: list[tuple[str, Stage.ValueType, Outcome | None]],
+        next_run: ExecutionKey | None = None,
     ) -> None:
         key = state.key
         in_flight = self._in_flight.get(key)
@@ -188,15 +212,30 @@ class Updates:
                 if stage == COMPLETED:
                     del in_flight[update_id]
         if not state.running:
-            for waiting in in_flight.values():
-                waiting.error = NotFound(WORKFLOW_COMPLETED)
-                waiting.changed.set()
-            in_flight.clear()
+            self._run_closed(in_flight, next_run)
         elif state.workflow_task is None and any(w.stage == ADMITTED for w in in_flight.values()):
             # The worker finished a task without seeing these updates: offer them in a new one.
             asyncio.get_running_loop().create_task(self.core.update(key, _offer))
         if not in_flight:
             self._in_flight.pop(key, None)
+
+    def _run_closed(self, in_flight: dict[str, _Waiting], next_run: ExecutionKey | None) -> None:
+        """As the reference does: accepted updates fail; admitted ones go to the run that
+        continues this one as new, or end with an error if there is none."""
+        moved = {}
+        for update_id, waiting in in_flight.items():
+            if waiting.stage >= ACCEPTED:
+                waiting.reach(COMPLETED, CLOSED_BEFORE_COMPLETION)
+            elif next_run is not None:
+                waiting.key = next_run
+                moved[update_id] = waiting
+            else:
+                waiting.error = NotFound(ABORTED_BY_CLOSE)
+                waiting.changed.set()
+        in_flight.clear()
+        if next_run is not None and moved:
+            self._in_flight.setdefault(next_run, {}).update(moved)
+            asyncio.get_running_loop().create_task(self.core.update(next_run, _offer))
 
 
 def _offer(m: Mutation) -> None:
