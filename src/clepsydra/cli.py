@@ -30,6 +30,7 @@ from clepsydra.server.app import Server, ServerConfig
 from clepsydra.server.frontends import WebConfig, start_dev_config
 from clepsydra.server.security_options import security_options
 from clepsydra.store import factory
+from clepsydra.store.faults import DatabaseLost
 from clepsydra.store.postgres_schema import DEFAULT_SHARDS, SchemaAhead, SchemaBehind, ShardCountFixed
 from clepsydra.store.sqlite import ForeignDatabase
 
@@ -503,6 +504,11 @@ async def _serve(server: Server, what: str = "server") -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    ends = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(server.lost.wait())]
+    await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+    for end in ends:
+        end.cancel()
     log.info("stopping")
     await server.stop()
+    if server.lost.is_set():  # the database file went away: an error, in one line
+        raise DatabaseLost(server.lost_reason)

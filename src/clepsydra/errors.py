@@ -46,6 +46,13 @@ class ResourceExhausted(ServiceError):
     code_name = "RESOURCE_EXHAUSTED"
 
 
+class Unavailable(ServiceError):
+    """Not served now, through no fault of the request (the database cannot be written, say):
+    the client retries, as the SDKs do for UNAVAILABLE."""
+
+    code_name = "UNAVAILABLE"
+
+
 class DeadlineExceeded(ServiceError):
     code_name = "DEADLINE_EXCEEDED"
 

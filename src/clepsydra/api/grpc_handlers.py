@@ -22,6 +22,7 @@ from google.rpc import status_pb2
 
 from clepsydra.api.rpc_table import Handler, RpcTable
 from clepsydra.errors import ConditionFailed, ServiceError
+from clepsydra.store import faults
 
 log = logging.getLogger(__name__)
 RETRY_MESSAGE = "the workflow changed meanwhile; try again"
@@ -110,7 +111,7 @@ def _status(error: Exception) -> tuple[grpc.StatusCode, Message | None]:
     """The status code and typed detail that `_fail` answers `error` with."""
     if isinstance(error, ServiceError):
         return getattr(grpc.StatusCode, error.code_name), error.detail
-    if isinstance(error, ConditionFailed):
+    if isinstance(error, ConditionFailed) or faults.unavailable(error) is not None:
         return grpc.StatusCode.UNAVAILABLE, None
     return grpc.StatusCode.INTERNAL, None
 
@@ -121,6 +122,9 @@ async def _fail(context: grpc.aio.ServicerContext, error: Exception, operation: 
         await abort(context, error)
     elif isinstance(error, ConditionFailed):  # changed by another process again and again: the caller retries
         await context.abort(grpc.StatusCode.UNAVAILABLE, RETRY_MESSAGE)
+    elif (fault := faults.unavailable(error)) is not None:  # the database, for now: the caller retries
+        log.warning("%s: %s", operation, fault.message)
+        await abort(context, fault)
     else:
         log.exception("internal error in %s", operation)
         await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)

@@ -19,6 +19,7 @@ from google.protobuf.message import Message
 from clepsydra.errors import ServiceError
 from clepsydra.http.context import HttpContext
 from clepsydra.http.status import RpcStatus
+from clepsydra.store import faults
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Any, Any], Awaitable[Any]]
@@ -50,7 +51,10 @@ class Dispatcher:
             raise RpcStatus.of(error.code_name, error.message, error.detail) from None
         except RpcStatus:
             raise
-        except Exception:
+        except Exception as error:
+            if (fault := faults.unavailable(error)) is not None:
+                log.warning("%s over HTTP: %s", method.full_name, fault.message)
+                raise RpcStatus.of(fault.code_name, fault.message) from None
             log.exception("internal error in %s over HTTP", method.full_name)
             raise RpcStatus(grpc.StatusCode.INTERNAL, "internal server error") from None
         if (failure := context.failure()) is not None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2_grpc
 
 from clepsydra.api.grpc_handlers import generic_handler
 from clepsydra.api.rpc_table import rpc_table
@@ -20,6 +20,7 @@ from clepsydra.clock import Clock, SkippingClock, SystemClock
 from clepsydra.security import SecurityConfig, ServerTls, guard_of
 from clepsydra.server.assembly import SERVICES, Assembly, assemble
 from clepsydra.server.frontends import WebConfig, WebFrontends
+from clepsydra.server.health import StoreWatch, health_servicer, ignore_file_size_signal
 from clepsydra.services.namespaces import DEFAULT_NAMESPACE, Namespaces
 from clepsydra.store import factory
 from clepsydra.store.base import Store
@@ -76,6 +77,10 @@ class Server:
         self._store: Store | None = None
         self._parts: Assembly | None = None
         self._loops: list[asyncio.Task[None]] = []
+        self.watch: StoreWatch | None = None
+        # Set when the database is gone for good (its file deleted or replaced): stop serving.
+        self.lost = asyncio.Event()
+        self.lost_reason = ""
         self.metrics: Metrics | None = None
         if config.metrics_port is not None:  # prometheus_client is not even imported otherwise
             from clepsydra.server.metrics import Metrics
@@ -161,12 +166,17 @@ class Server:
             test_service = rpc_table(TEST_SERVICE, [TestService(self.clock, parts.timers)])
             handlers.append(generic_handler(TEST_SERVICE, test_service, recorder))
         self._grpc.add_generic_rpc_handlers(handlers)
-        health_pb2_grpc.add_HealthServicer_to_server(await _health_servicer(), self._grpc)
+        names = [service.full_name for service in SERVICES]
+        servicer = await health_servicer(names)
+        health_pb2_grpc.add_HealthServicer_to_server(servicer, self._grpc)
+        ignore_file_size_signal()
+        self.watch = StoreWatch(self._store, servicer, names, self._database_lost)
+        self._loops.append(asyncio.create_task(self.watch.run(), name="store-watch"))
         await self._grpc.start()
         await self.web.start(
             SERVICES,
             tables,
-            health=lambda: self.store.get_namespace(DEFAULT_NAMESPACE),
+            health=self._healthy,
             tls=self.tls,
             authorizes=self.guard is not None,
         )
@@ -199,6 +209,18 @@ class Server:
             return None
         return f"http://{self.config.ip}:{self.metrics.port}/metrics"
 
+    async def _healthy(self) -> None:
+        """For `/health`: writes work, and the database answers a read."""
+        if self.watch is not None:
+            await self.watch.check()
+        await self.store.get_namespace(DEFAULT_NAMESPACE)
+
+    def _database_lost(self, problem: str) -> None:
+        """The database is gone for good (see StoreWatch): `lost` tells whoever runs the server."""
+        if not self.lost.is_set():
+            self.lost_reason = problem
+            self.lost.set()
+
     async def wait(self) -> None:
         assert self._grpc is not None
         await self._grpc.wait_for_termination()
@@ -223,10 +245,3 @@ class Server:
             await parts.transfers.close()
         if self._store is not None:
             await self._store.close()
-
-
-async def _health_servicer() -> health.aio.HealthServicer:
-    servicer = health.aio.HealthServicer()
-    for service in ("", *(service.full_name for service in SERVICES)):
-        await servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    return servicer

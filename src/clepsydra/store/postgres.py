@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 _KEY = "namespace_id = $1 AND workflow_id = $2 AND run_id = $3"
 log = logging.getLogger(__name__)
+PROBE_TIMEOUT_SECONDS = 5.0
 
 
 def _key(key: ExecutionKey) -> tuple[str, str, str]:
@@ -120,6 +121,14 @@ class PostgresStore(PostgresVisibility, PostgresAdmin, PostgresBatch, PostgresCl
             except Exception:  # connections that will not close in time are cut
                 self._pool.terminate()
             self._pool = None
+
+    async def probe(self) -> None:
+        """A write, committed like any other: raises if the database cannot be written now."""
+        async with self.pool.acquire(timeout=PROBE_TIMEOUT_SECONDS) as conn, conn.transaction():
+            await conn.execute("UPDATE schema_version SET version = version")
+
+    def check_file(self) -> None:
+        """Nothing to check: the database is the server's, not a file of this process's."""
 
     # -- namespaces -------------------------------------------------------------------------
 

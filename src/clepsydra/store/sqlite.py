@@ -6,11 +6,20 @@ them all in one transaction, each inside its own savepoint so that a write whose
 condition fails is rolled back alone, and pays for a single fsync. A commit is
 acknowledged only after the transaction holding it is durable
 (`synchronous=FULL`).
+
+One server per file: the store holds an exclusive `flock` on the database file while it is
+open (a lock of its own kind, apart from SQLite's locks), so a second server on the same
+file refuses to start. `check_file()` tells whether the path still names the file that was
+opened: a file deleted or replaced under a running server would take every later write
+with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import os
 import sqlite3
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +39,7 @@ from clepsydra.store.base import (
     StoredTimer,
     StoredTransfer,
 )
+from clepsydra.store.faults import DatabaseInUse, DatabaseLost, unavailable
 from clepsydra.store.migrations import sqlite_migrations
 from clepsydra.store.sqlite_admin import SqliteAdmin
 from clepsydra.store.sqlite_batch import SqliteBatch
@@ -53,8 +63,29 @@ class _Deletion:
     task_key: str
 
 
+PROBE_BYTES = 4096
+MAX_PROBE_BYTES = 64 * 1024 * 1024
+
+
+def _size(write: ExecutionWrite | _Deletion) -> int:
+    """About how many bytes a write adds to the database."""
+    if isinstance(write, _Deletion):
+        return 0
+    history = len(write.history_batch[1]) if write.history_batch else 0
+    return len(write.state) + history + (_size(write.successor) if write.successor else 0)
+
+
 # Marks a SQLite file as Clepsydra's (the `application_id` in its header): "Clep".
 APPLICATION_ID = 0x436C6570
+
+
+def _roll_back(conn: sqlite3.Connection) -> None:
+    """Roll back what a failed transaction did, unless SQLite has already (it does on some
+    I/O errors and on a full disk). A rollback that fails itself leaves the original error to
+    be reported, and the transaction to the next batch, which rolls it back first."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 class ForeignDatabase(RuntimeError):
@@ -73,6 +104,11 @@ class SqliteStore(SqliteVisibility, SqliteAdmin, SqliteBatch):
         self._flusher: asyncio.Task[None] | None = None
         # namespace id → custom search attribute name → visibility column (see SqliteVisibility).
         self._custom_columns: dict[str, dict[str, str]] = {}
+        # The file's descriptor that holds the lock, and which file it is (device, inode).
+        self._lock_fd: int | None = None
+        self._identity: tuple[int, int] | None = None
+        # How much the last batch of commits held, if it failed for a fault that may pass.
+        self._failed_bytes = 0
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -89,6 +125,11 @@ class SqliteStore(SqliteVisibility, SqliteAdmin, SqliteBatch):
 
     def _open(self) -> None:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        try:
+            self._lock_file()
+        except BaseException:
+            conn.close()
+            raise
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         application = conn.execute("PRAGMA application_id").fetchone()[0]
         if application not in (0, APPLICATION_ID) or (
@@ -96,6 +137,7 @@ class SqliteStore(SqliteVisibility, SqliteAdmin, SqliteBatch):
         ):
             # Another program's database: changing it in any way (even its journal mode) is wrong.
             conn.close()
+            self._unlock_file()
             raise ForeignDatabase(f"{self._path} is a SQLite database of another program, not Clepsydra's")
         if application == 0:  # new, or made before files were marked
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -129,12 +171,62 @@ class SqliteStore(SqliteVisibility, SqliteAdmin, SqliteBatch):
                 conn.execute("ROLLBACK")
                 raise
 
+    def _lock_file(self) -> None:
+        """Hold the file for this process, or refuse: another server has it."""
+        if self._path == ":memory:" or self._path.startswith("file:"):
+            return
+        # SQLite created the file. Closing any descriptor of it drops SQLite's own (POSIX)
+        # locks of this process, so this one stays open until the connection is closed.
+        fd = os.open(self._path, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise DatabaseInUse(
+                f"{self._path} is in use by another Clepsydra server; one server per database file"
+            ) from None
+        stat = os.fstat(fd)
+        self._lock_fd, self._identity = fd, (stat.st_dev, stat.st_ino)
+
+    def _unlock_file(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # the flock goes with it
+            self._lock_fd = None
+
+    def check_file(self) -> None:
+        """Raise DatabaseLost if the path no longer names the file that was opened."""
+        if self._identity is None or self._lock_fd is None:
+            return
+        try:
+            stat = os.stat(self._path)
+        except FileNotFoundError:
+            raise DatabaseLost(f"{self._path} was deleted while the server used it") from None
+        if (stat.st_dev, stat.st_ino) != self._identity or os.fstat(self._lock_fd).st_nlink == 0:
+            raise DatabaseLost(f"{self._path} was replaced by another file while the server used it")
+
+    async def probe(self) -> None:
+        """A write, durable like any commit: raises if the database cannot be written now. After
+        commits failed (a full disk, a file that may not grow), it writes as much as they held,
+        so that it passes only once they would."""
+        size = min(max(self._failed_bytes, PROBE_BYTES), MAX_PROBE_BYTES)
+
+        def write() -> None:
+            conn = self.conn
+            conn.execute(
+                "INSERT OR REPLACE INTO secrets (name, value) VALUES ('probe', zeroblob(?))", (size,)
+            )
+            conn.execute("DELETE FROM secrets WHERE name = 'probe'")
+
+        await self._run(write)
+        self._failed_bytes = 0
+
     async def close(self) -> None:
         if self._flusher is not None:
             await asyncio.shield(self._flusher)
         if self._conn is not None:
             await self._run(self.conn.close)
             self._conn = None
+        self._unlock_file()
         self._executor.shutdown(wait=True)
 
     # -- namespaces -------------------------------------------------------------------------
@@ -224,8 +316,11 @@ class SqliteStore(SqliteVisibility, SqliteAdmin, SqliteBatch):
                 batch, self._pending = self._pending, []
                 try:
                     outcomes = await self._run(self._commit_batch, [w for w, _ in batch])
+                    self._failed_bytes = 0
                 except BaseException as error:
                     outcomes = [error] * len(batch)
+                    if unavailable(error) is not None:  # the probe writes as much, to see it pass
+                        self._failed_bytes = sum(_size(w) for w, _ in batch)
                 for (_, future), outcome in zip(batch, outcomes, strict=True):
                     if future.done():
                         continue
@@ -239,6 +334,7 @@ class SqliteStore(SqliteVisibility, SqliteAdmin, SqliteBatch):
     def _commit_batch(self, writes: list[ExecutionWrite | _Deletion]) -> list[BaseException | None]:
         conn = self.conn
         outcomes: list[BaseException | None] = []
+        _roll_back(conn)  # what a failed rollback left open, if anything
         conn.execute("BEGIN IMMEDIATE")
         try:
             for write in writes:
@@ -255,8 +351,7 @@ class SqliteStore(SqliteVisibility, SqliteAdmin, SqliteBatch):
                 conn.execute("RELEASE w")
             conn.execute("COMMIT")
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            _roll_back(conn)
             raise
         return outcomes
 
