@@ -29,7 +29,7 @@ from temporalio.api.history.v1 import (
 )
 from temporalio.api.taskqueue.v1 import TaskQueue
 
-from clepsydra.engine import limits, retry
+from clepsydra.engine import codec, limits, retry
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ActivityInfo, ExecutionState
 from clepsydra.engine.tasks import QueueKind, QueueTask, TimerKind, TimerTask
@@ -74,12 +74,13 @@ def schedule(m: Mutation, completed_event_id: int, command: ScheduleActivityTask
         task_queue=command.task_queue
         if command.task_queue.name
         else TaskQueue(name=s.task_queue, kind=NORMAL_QUEUE),
-        header=command.header,
-        input=command.input,
         workflow_task_completed_event_id=completed_event_id,
         use_workflow_build_id=command.use_workflow_build_id,
         priority=command.priority,
     )
+    for name in ("header", "input"):  # unset stays unset, as on the reference
+        if command.HasField(name):
+            getattr(attributes, name).CopyFrom(getattr(command, name))
     _normalize_timeouts(s, command, attributes)
     try:
         attributes.retry_policy.CopyFrom(
@@ -509,7 +510,10 @@ def _write_started(m: Mutation, info: ActivityInfo) -> int:
     )
     if info.last_failure is not None:
         attributes.last_failure.CopyFrom(info.last_failure)
-    return m.add_external_event(EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED, attributes).event_id
+    event = m.add_external_event(EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED, attributes)
+    if info.started_time is not None:  # written at the close, dated when the attempt started
+        event.event_time.CopyFrom(codec.timestamp(info.started_time))
+    return event.event_id
 
 
 def _add_canceled(

@@ -7,6 +7,7 @@ from typing import Any
 
 from temporalio.api.command.v1 import Command
 from temporalio.api.enums.v1 import CommandType, WorkflowTaskFailedCause
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.protocol.v1 import Message
 
 from clepsydra.engine import activity, children, external, nexus_operations, timers, updates, workflow
@@ -54,6 +55,15 @@ _HANDLERS: dict[int, _Handler] = {
         nexus_operations.request_cancel
     ),
 }
+
+
+def _annotate(m: Mutation, event: HistoryEvent, command: Command) -> None:
+    if command.HasField("user_metadata"):
+        event.user_metadata.CopyFrom(command.user_metadata)
+        child = m.state.children.get(event.event_id)
+        if command.command_type == CommandType.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION and child:
+            child.user_metadata = command.user_metadata  # handed on to the child's start
+    event.event_group_markers.extend(command.event_group_markers)
 
 
 def closes_workflow(commands: Sequence[Command]) -> bool:
@@ -106,7 +116,10 @@ def apply(
             raise CommandError(
                 Cause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND, f"{name} has no attributes."
             )
+        first_event = len(m.events)
         _HANDLERS[command.command_type](m, completed_event_id, attributes, identity)
+        if len(m.events) > first_event:  # the command's event carries its metadata, as on the reference
+            _annotate(m, m.events[first_event], command)
     for message in unplaced.values():
         if m.state.running:
             updates.apply_message(m, message)

@@ -108,8 +108,10 @@ def _successor_start(
         start.ClearField(field)
     start.continued_execution_run_id = s.run_id
     start.initiator = initiator
-    start.memo.CopyFrom(s.memo)
-    start.search_attributes.CopyFrom(s.search_attributes)
+    for name in ("memo", "search_attributes"):  # none when the run has none, as on the reference
+        start.ClearField(name)
+        if getattr(s, name).ListFields():
+            getattr(start, name).CopyFrom(getattr(s, name))
     return start
 
 
@@ -118,7 +120,9 @@ def _start_successor(m: Mutation, start: WorkflowExecutionStartedEventAttributes
     run_id = m.new_id()
     start.original_execution_run_id = run_id
     throttle = s.start_time + MIN_RUN_INTERVAL - m.now
-    start.first_workflow_task_backoff.FromTimedelta(max(backoff, throttle, _ZERO))
+    start.ClearField("first_workflow_task_backoff")
+    if max(backoff, throttle) > _ZERO:
+        start.first_workflow_task_backoff.FromTimedelta(max(backoff, throttle))
     state = start_module.new_execution(
         s.namespace_id, s.namespace, start, run_id, s.first_run_id, m.now, request_id=run_id
     )

@@ -36,19 +36,22 @@ def attributes_from_request(
         workflow_id=request.workflow_id,
         workflow_type=request.workflow_type,
         task_queue=TaskQueue(name=request.task_queue.name, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
-        header=request.header,
-        input=request.input,
         identity=request.identity,
         original_execution_run_id=run_id,
         first_execution_run_id=run_id,
         attempt=1,
         cron_schedule=request.cron_schedule,
-        memo=request.memo,
-        search_attributes=request.search_attributes,
         priority=request.priority,
     )
-    start.workflow_execution_timeout.FromTimedelta(execution_timeout)
-    start.workflow_run_timeout.FromTimedelta(run_timeout)
+    # What the request left unset stays unset, as on the reference (the SDK reads an absent
+    # execution timeout as None, a present one of zero as 0:00:00).
+    for name in ("header", "input", "memo", "search_attributes"):
+        if request.HasField(name):
+            getattr(start, name).CopyFrom(getattr(request, name))
+    if execution_timeout > _ZERO:
+        start.workflow_execution_timeout.FromTimedelta(execution_timeout)
+    if run_timeout > _ZERO:
+        start.workflow_run_timeout.FromTimedelta(run_timeout)
     start.workflow_task_timeout.FromTimedelta(
         task_timeout(request.workflow_task_timeout.ToTimedelta(), run_timeout)
     )
@@ -107,7 +110,9 @@ def new_execution(
 
 def begin(m: Mutation, signal: WorkflowExecutionSignaledEventAttributes | None = None) -> None:
     s = m.state
-    m.add_event(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, s.start)
+    started = m.add_event(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, s.start)
+    if s.user_metadata is not None:
+        started.user_metadata.CopyFrom(s.user_metadata)
     m.visibility_changed = True
     if signal is not None:
         m.add_event(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, signal)

@@ -134,6 +134,8 @@ class ChildInfo:
     attributes: StartChildWorkflowExecutionInitiatedEventAttributes
     started_event_id: int = 0
     run_id: str = ""
+    # The command's summary and details, for the child's start (its initiated event has them).
+    user_metadata: UserMetadata | None = None
 
     @property
     def started(self) -> bool:
@@ -190,6 +192,8 @@ class ExecutionState:
     standalone: StandaloneActivity | None = None
     # Nexus operations it called and completion callbacks it carries (engine/nexus_state.py).
     nexus: NexusState | None = None
+    # The start's summary and details: on the started event, and shown by describe.
+    user_metadata: UserMetadata | None = None
 
     @property
     def key(self) -> ExecutionKey:

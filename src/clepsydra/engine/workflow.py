@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
+from typing import Final
 
 from temporalio.api.command.v1 import (
     CancelWorkflowExecutionCommandAttributes,
@@ -164,6 +165,16 @@ def cancel(m: Mutation, completed_event_id: int, command: CancelWorkflowExecutio
     close(m, Status.WORKFLOW_EXECUTION_STATUS_CANCELED)
 
 
+_CONTINUED_AS_NEW_AS_SET: Final = (
+    "backoff_start_interval",
+    "failure",
+    "last_completion_result",
+    "header",
+    "memo",
+    "search_attributes",
+)
+
+
 def continue_as_new(
     m: Mutation, completed_event_id: int, command: ContinueAsNewWorkflowExecutionCommandAttributes
 ) -> None:
@@ -171,7 +182,7 @@ def continue_as_new(
     successor = m.successor
     assert successor is not None
     start = successor.state.start
-    m.add_event(
+    event = m.add_event(
         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
         WorkflowExecutionContinuedAsNewEventAttributes(
             new_execution_run_id=new_run_id,
@@ -181,16 +192,15 @@ def continue_as_new(
             workflow_run_timeout=start.workflow_run_timeout,
             workflow_task_timeout=start.workflow_task_timeout,
             workflow_task_completed_event_id=completed_event_id,
-            backoff_start_interval=command.backoff_start_interval,
-            initiator=start.initiator,
-            failure=command.failure,
-            last_completion_result=command.last_completion_result,
-            header=start.header,
-            memo=command.memo,
-            search_attributes=command.search_attributes,
+            initiator=command.initiator,
             inherit_build_id=command.inherit_build_id,
         ),
     )
+    # As the reference: the command's fields as it set them, none made up when unset.
+    attributes = event.workflow_execution_continued_as_new_event_attributes
+    for name in _CONTINUED_AS_NEW_AS_SET:
+        if command.HasField(name):
+            getattr(attributes, name).CopyFrom(getattr(command, name))
     close(m, Status.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW)
 
 

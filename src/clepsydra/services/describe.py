@@ -56,6 +56,7 @@ def describe_execution(s: ExecutionState, now: datetime) -> DescribeWorkflowExec
             workflow_execution_timeout=s.start.workflow_execution_timeout,
             workflow_run_timeout=s.start.workflow_run_timeout,
             default_workflow_task_timeout=s.start.workflow_task_timeout,
+            user_metadata=s.user_metadata,
         ),
         workflow_execution_info=info,
     )

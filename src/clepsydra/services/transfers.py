@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import ParentClosePolicy, TaskQueueKind
@@ -37,6 +37,18 @@ Initiated = TypeVar(
     "Initiated",
     SignalExternalWorkflowExecutionInitiatedEventAttributes,
     RequestCancelExternalWorkflowExecutionInitiatedEventAttributes,
+)
+
+
+# What a child's start takes from its initiated event only if the parent's command set it.
+_CHILD_START_AS_SET: Final = (
+    "input",
+    "workflow_execution_timeout",
+    "workflow_run_timeout",
+    "retry_policy",
+    "memo",
+    "search_attributes",
+    "header",
 )
 
 
@@ -105,19 +117,16 @@ class TransferActions:
             workflow_id=a.workflow_id,
             workflow_type=a.workflow_type,
             task_queue=TaskQueue(name=a.task_queue.name, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
-            input=a.input,
-            workflow_execution_timeout=a.workflow_execution_timeout,
-            workflow_run_timeout=a.workflow_run_timeout,
             workflow_task_timeout=a.workflow_task_timeout,
             request_id=self._request_id(parent, task),
             workflow_id_reuse_policy=a.workflow_id_reuse_policy,
-            retry_policy=a.retry_policy if a.HasField("retry_policy") else None,
             cron_schedule=a.cron_schedule,
-            memo=a.memo,
-            search_attributes=a.search_attributes,
-            header=a.header,
             priority=a.priority,
+            user_metadata=child.user_metadata,
         )
+        for name in _CHILD_START_AS_SET:  # unset stays unset, as on the reference
+            if a.HasField(name):
+                getattr(request, name).CopyFrom(getattr(a, name))
         try:
             started = await self.workflows.start(
                 a.namespace_id, a.namespace, request, parent=ParentLink(parent, task.event_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Final
 
 from temporalio.api.common.v1 import SearchAttributes, WorkflowExecution
 from temporalio.api.enums.v1 import (
@@ -203,6 +204,7 @@ class Workflows:
             namespace_id, namespace, attributes, run_id, run_id, now, request.request_id
         )
         state.scheduled_by = scheduled_by
+        state.user_metadata = request.user_metadata if request.HasField("user_metadata") else None
         m = Mutation(state, now, _new_id)
         start.begin(m, signal)
         first_task = queued_workflow_task(m) if eager else None
@@ -233,23 +235,16 @@ class Workflows:
             workflow_id=request.workflow_id,
             workflow_type=request.workflow_type,
             task_queue=request.task_queue,
-            input=request.input,
-            workflow_execution_timeout=request.workflow_execution_timeout,
-            workflow_run_timeout=request.workflow_run_timeout,
-            workflow_task_timeout=request.workflow_task_timeout,
             identity=request.identity,
             request_id=request.request_id,
             workflow_id_reuse_policy=request.workflow_id_reuse_policy,
             workflow_id_conflict_policy=Conflict.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-            retry_policy=request.retry_policy if request.HasField("retry_policy") else None,
             cron_schedule=request.cron_schedule,
-            memo=request.memo,
-            search_attributes=request.search_attributes,
-            header=request.header,
-            workflow_start_delay=request.workflow_start_delay,
-            user_metadata=request.user_metadata,
             priority=request.priority,
         )
+        for name in _START_AS_SET:  # unset stays unset
+            if request.HasField(name):
+                getattr(start, name).CopyFrom(getattr(request, name))
         _validate_start(start)
         current = await self.core.current(namespace_id, request.workflow_id)
         if current is not None and is_running(current.status):
@@ -368,6 +363,21 @@ class Workflows:
         if not execution.workflow_id:
             raise InvalidArgument("WorkflowId is not set on request.")
         return await self.core.resolve(namespace_id, execution.workflow_id, execution.run_id)
+
+
+# The fields of a signal-with-start that its start takes only if the caller set them.
+_START_AS_SET: Final = (
+    "input",
+    "workflow_execution_timeout",
+    "workflow_run_timeout",
+    "workflow_task_timeout",
+    "retry_policy",
+    "memo",
+    "search_attributes",
+    "header",
+    "workflow_start_delay",
+    "user_metadata",
+)
 
 
 def is_running(status: int) -> bool:
