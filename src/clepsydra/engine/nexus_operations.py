@@ -233,6 +233,13 @@ def request_cancel(
             "cancelation was already requested for an operation with scheduled event ID "
             f"{scheduled_event_id}",
         )
+    record_cancel_request(m, scheduled_event_id, info, completed_event_id)
+
+
+def record_cancel_request(
+    m: Mutation, scheduled_event_id: int, info: NexusOperationInfo | None, completed_event_id: int = 0
+) -> None:
+    """The CancelRequested event; the request goes to the handler once the operation started."""
     event = m.add_event(
         EventType.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED,
         NexusOperationCancelRequestedEventAttributes(
@@ -416,7 +423,10 @@ def canceled_failure() -> Failure:
 
 
 def _remove(m: Mutation, info: NexusOperationInfo) -> None:
-    nexus_of(m.state).operations.pop(info.scheduled_event_id, None)
+    nexus = nexus_of(m.state)
+    nexus.operations.pop(info.scheduled_event_id, None)
+    if nexus.standalone is not None:  # a standalone operation is described after it closes too
+        nexus.standalone.final = info
     m.touch()
 
 

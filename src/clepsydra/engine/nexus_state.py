@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from temporalio.api.common.v1 import Payload
+from temporalio.api.common.v1 import Link, Payload
 from temporalio.api.enums.v1 import CallbackState, NexusOperationCancellationState, PendingNexusOperationState
 from temporalio.api.failure.v1 import Failure
 
@@ -71,6 +71,23 @@ class CallbackRecord:
 
 
 @dataclass
+class StandaloneNexus:
+    """What an execution that runs one operation started by a client keeps beyond the
+    operation itself (see engine/standalone_nexus.py)."""
+
+    operation_id: str
+    scheduled_event_id: int
+    identity: str = ""
+    result: Payload | None = None
+    failure: Failure | None = None
+    canceled_reason: str = ""
+    terminate_request_id: str = ""
+    links: list[Link] = field(default_factory=list)
+    final: NexusOperationInfo | None = None  # the operation as it was when it closed
+
+
+@dataclass
 class NexusState:
     operations: dict[int, NexusOperationInfo] = field(default_factory=dict)
     callbacks: list[CallbackRecord] = field(default_factory=list)
+    standalone: StandaloneNexus | None = None

@@ -29,7 +29,7 @@ from typing import Protocol, TypeVar
 from temporalio.api.history.v1 import History, HistoryEvent
 
 from clepsydra.clock import Clock
-from clepsydra.engine import codec, standalone_activities, workflow_task
+from clepsydra.engine import codec, standalone_activities, standalone_nexus, workflow_task
 from clepsydra.engine.dispatch import start_queued
 from clepsydra.engine.fire import fire
 from clepsydra.engine.mutation import Mutation
@@ -267,6 +267,8 @@ class HistoryCore:
                 result = change(m)
                 if m.state.standalone is not None:
                     standalone_activities.settle(m)
+                elif standalone_nexus.is_standalone(m.state):
+                    standalone_nexus.settle(m)
                 else:
                     workflow_task.schedule_if_needed(m)
             except BaseException:

@@ -28,6 +28,7 @@ from clepsydra.api.operator_service import OperatorService
 from clepsydra.api.rpc_table import RpcTable, rpc_table
 from clepsydra.api.schedule_service import ScheduleService
 from clepsydra.api.standalone_activity_service import StandaloneActivityService
+from clepsydra.api.standalone_nexus_service import StandaloneNexusService
 from clepsydra.api.task_queue_service import TaskQueueService
 from clepsydra.api.visibility_service import VisibilityService
 from clepsydra.api.worker_registry_service import WorkerRegistryService
@@ -61,6 +62,7 @@ from clepsydra.services.reads import HistoryReader
 from clepsydra.services.schedules import Schedules
 from clepsydra.services.search_attributes import SearchAttributeRegistry
 from clepsydra.services.standalone_activities import StandaloneActivities
+from clepsydra.services.standalone_nexus import StandaloneNexusOperations
 from clepsydra.services.task_responses import TaskResponses
 from clepsydra.services.time_skipping import WorkTracker
 from clepsydra.services.tokens import Tokens
@@ -178,6 +180,12 @@ def assemble(
             ScheduleService(namespaces, schedules),
             ActivityService(namespaces, activity_operations),
             StandaloneActivityService(namespaces, standalone_activities, visibility, deleter),
+            StandaloneNexusService(
+                namespaces,
+                StandaloneNexusOperations(core, clock, nexus_endpoints, search_attributes.validate),
+                visibility,
+                deleter,
+            ),
             TaskQueueService(namespaces, matching, clock, address),
             DeletionService(namespaces, core, deleter),
             BatchService(batches),

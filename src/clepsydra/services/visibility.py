@@ -24,6 +24,7 @@ from temporalio.api.workflowservice.v1 import (
 from clepsydra.errors import InvalidArgument
 from clepsydra.services.activity_visibility import activity_query
 from clepsydra.services.namespaces import Namespaces
+from clepsydra.services.nexus_visibility import nexus_query
 from clepsydra.services.search_attributes import SearchAttributeRegistry
 from clepsydra.store.base import Store, VisibilityRecord
 from clepsydra.visibility import ast
@@ -80,6 +81,23 @@ class Visibility:
         namespace_id = await self._namespace_id(namespace)
         compiled = await self._compile(
             namespace_id, lambda schema: compile_ast(activity_query(_parse(query)), schema, counting=True)
+        )
+        return await self._count(namespace_id, compiled)
+
+    async def list_nexus_operations(
+        self, namespace: str, query: str, page_size: int, token: bytes
+    ) -> tuple[builtins.list[VisibilityRecord], bytes]:
+        """Standalone Nexus operations: the visibility records of their executions."""
+        namespace_id = await self._namespace_id(namespace)
+        compiled = await self._compile(
+            namespace_id, lambda schema: compile_ast(nexus_query(_parse(query)), schema)
+        )
+        return await self._records(namespace_id, compiled, page_size, token)
+
+    async def count_nexus_operations(self, namespace: str, query: str) -> CountWorkflowExecutionsResponse:
+        namespace_id = await self._namespace_id(namespace)
+        compiled = await self._compile(
+            namespace_id, lambda schema: compile_ast(nexus_query(_parse(query)), schema, counting=True)
         )
         return await self._count(namespace_id, compiled)
 
