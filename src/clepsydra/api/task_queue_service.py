@@ -8,8 +8,10 @@ import grpc
 from temporalio.api.enums.v1 import DescribeTaskQueueMode, TaskQueueType
 from temporalio.api.taskqueue.v1 import (
     PollerInfo,
+    TaskIdBlock,
     TaskQueuePartitionMetadata,
     TaskQueueStats,
+    TaskQueueStatus,
     TaskQueueTypeInfo,
     TaskQueueVersionInfo,
     TaskQueueVersioningInfo,
@@ -37,6 +39,10 @@ _KINDS = {
     TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY: QueueKind.ACTIVITY,
 }
 UNVERSIONED = "__unversioned__"
+# The dispatch rate limit of a queue whose workers set none, and the size of the blocks of
+# task ids a queue takes, as the reference reports them.
+DEFAULT_DISPATCH_RATE = 4000.0
+TASK_ID_BLOCK = 100_000
 
 
 class TaskQueueService:
@@ -75,6 +81,8 @@ class TaskQueueService:
         response.versioning_info.update_time.FromSeconds(-62135596800)  # Go's zero time, as the reference
         if request.report_stats:
             response.stats.CopyFrom(self._stats(namespace_id, name, kind))
+        if request.include_task_queue_status:
+            response.task_queue_status.CopyFrom(self._status(namespace_id, name, kind))
         return response
 
     async def ListTaskQueuePartitions(
@@ -103,6 +111,24 @@ class TaskQueueService:
 
     def _stats(self, namespace_id: str, name: str, kind: QueueKind) -> TaskQueueStats:
         queue = self.matching.queue(namespace_id, name, kind)
-        stats = TaskQueueStats(approximate_backlog_count=len(queue.backlog))
+        stats = TaskQueueStats(
+            approximate_backlog_count=len(queue.backlog),
+            tasks_add_rate=queue.added.per_second(),
+            tasks_dispatch_rate=queue.dispatched.per_second(),
+        )
         stats.approximate_backlog_age.SetInParent()
         return stats
+
+    def _status(self, namespace_id: str, name: str, kind: QueueKind) -> TaskQueueStatus:
+        """The legacy status (the CLI's `task-queue describe --legacy-mode` reads it): task
+        numbers count the tasks added to the queue and handed out, in blocks of ids as the
+        reference leases them."""
+        queue = self.matching.queue(namespace_id, name, kind)
+        first_id = queue.added.total // TASK_ID_BLOCK * TASK_ID_BLOCK + 1
+        return TaskQueueStatus(
+            backlog_count_hint=len(queue.backlog),
+            read_level=queue.added.total,
+            ack_level=queue.dispatched.total,
+            rate_per_second=DEFAULT_DISPATCH_RATE,
+            task_id_block=TaskIdBlock(start_id=first_id, end_id=first_id + TASK_ID_BLOCK - 1),
+        )

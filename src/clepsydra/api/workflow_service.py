@@ -98,6 +98,7 @@ class WorkflowService:
                 upsert_memo=True,
                 sdk_metadata=True,
                 count_group_by_execution_status=True,
+                eager_workflow_start=True,
             ),
         )
 

@@ -106,6 +106,31 @@ class WaitingPoll:
         return True
 
 
+RATE_WINDOW = 30.0  # seconds over which add and dispatch rates are measured
+
+
+@dataclass
+class Rate:
+    """How often something happened lately: a count, and the times within the window."""
+
+    total: int = 0
+    times: deque[float] = field(default_factory=deque)
+
+    def mark(self) -> None:
+        self.total += 1
+        self.times.append(time.monotonic())
+        self._trim()
+
+    def per_second(self) -> float:
+        self._trim()
+        return len(self.times) / RATE_WINDOW
+
+    def _trim(self) -> None:
+        since = time.monotonic() - RATE_WINDOW
+        while self.times and self.times[0] < since:
+            self.times.popleft()
+
+
 @dataclass
 class TaskQueue:
     backlog: deque[AnyDispatch] = field(default_factory=deque)
@@ -116,6 +141,9 @@ class TaskQueue:
     remote: dict[str, float] = field(default_factory=dict)
     # (execution, task key) of the tasks in `backlog`, so that loading one twice queues it once.
     queued: set[tuple[ExecutionKey, str]] = field(default_factory=set)
+    # Tasks added to the queue and handed to polls, for DescribeTaskQueue.
+    added: Rate = field(default_factory=Rate)
+    dispatched: Rate = field(default_factory=Rate)
 
 
 class Matching:
@@ -133,6 +161,8 @@ class Matching:
         queue = self.queue(dispatch.key.namespace_id, dispatch.task_queue, dispatch.kind)
         if _identity(dispatch) in queue.queued:
             return
+        if not front:  # not a task given back by a poll that went away
+            queue.added.mark()
         if _hand_over(queue, dispatch):
             return
         queue.queued.add(_identity(dispatch))
@@ -177,6 +207,7 @@ class Matching:
         if queue.backlog:
             dispatch = queue.backlog.popleft()
             queue.queued.discard(_identity(dispatch))
+            queue.dispatched.mark()
             return dispatch
         if not local_only and queue.remote:
             return RemoteBacklog(max(queue.remote, key=queue.remote.__getitem__))
@@ -218,6 +249,8 @@ class Matching:
         while queue is not None and queue.polls and not self._closed:
             poll = queue.polls.popleft()
             if not poll.future.done():
+                queue.added.mark()  # the task is started for this poll in the write that creates it
+                queue.dispatched.mark()
                 return poll
         return None
 
@@ -243,6 +276,8 @@ def _hand_over(queue: TaskQueue, item: Polled) -> bool:
     """Give the item to the longest-waiting poll, if one waits."""
     while queue.polls:
         if queue.polls.popleft().answer(item):
+            if not isinstance(item, RemoteBacklog):
+                queue.dispatched.mark()
             return True
     return False
 
