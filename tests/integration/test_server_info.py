@@ -73,7 +73,6 @@ async def test_task_queue_status_and_rates(client: Client, task_queue: str) -> N
     ]
     legacy = await _describe(client, task_queue, DescribeTaskQueueMode.DESCRIBE_TASK_QUEUE_MODE_UNSPECIFIED)
     status = legacy.task_queue_status
-    assert status.backlog_count_hint >= 1
     assert status.rate_per_second > 0
     assert 0 < status.task_id_block.start_id < status.task_id_block.end_id
     assert legacy.stats.approximate_backlog_count == 3
