@@ -24,6 +24,7 @@ import click
 from clepsydra import __version__
 from clepsydra.api import request_context
 from clepsydra.clock import SkippingClock
+from clepsydra.history.cache import DEFAULT_CACHE_MB
 from clepsydra.security import SecurityConfig
 from clepsydra.server import event_loop, settings
 from clepsydra.server.app import Server, ServerConfig
@@ -194,6 +195,13 @@ def server() -> None:
 @click.option(
     "--metrics-port", type=int, default=None, help="Serve Prometheus metrics on this port (off unless given)."
 )
+@click.option(
+    "--cache-size-mb",
+    type=click.IntRange(1),
+    default=DEFAULT_CACHE_MB,
+    show_default=True,
+    help="Memory for the cache of workflow state, in MiB (bounded by bytes, whatever workflows hold).",
+)
 @click.option("--sqlite-pragma", multiple=True, hidden=True)
 @click.option("--log-config", is_flag=True, hidden=True)
 @security_options
@@ -213,6 +221,7 @@ def start_dev(
     ui_codec_endpoint: str | None,
     http_port: int | None,
     metrics_port: int | None,
+    cache_size_mb: int,
     security: SecurityConfig,
     **ignored: object,
 ) -> None:
@@ -228,6 +237,7 @@ def start_dev(
         namespaces=list(namespaces),
         search_attributes=attributes,
         metrics_port=metrics_port,
+        cache_size_mb=cache_size_mb,
         security=security,
     )
     config.web = start_dev_config(
@@ -306,6 +316,15 @@ def start_dev(
     help="Codec server the web UI decodes payloads with.",
 )
 @click.option(
+    "--cache-size-mb",
+    type=click.IntRange(1),
+    default=DEFAULT_CACHE_MB,
+    envvar="CLEPSYDRA_CACHE_SIZE_MB",
+    show_envvar=True,
+    show_default=True,
+    help="Memory for the cache of workflow state, in MiB (bounded by bytes, whatever workflows hold).",
+)
+@click.option(
     "--metrics-port",
     type=int,
     envvar="CLEPSYDRA_METRICS_PORT",
@@ -363,6 +382,7 @@ def start(
     ui_assets: str | None,
     ui_codec_endpoint: str | None,
     metrics_port: int | None,
+    cache_size_mb: int,
     advertise_address: str | None,
     namespace: tuple[str, ...],
     search_attribute: tuple[str, ...],
@@ -390,6 +410,7 @@ def start(
         web=WebConfig(http_port, ui_port, ui_assets, ui_codec_endpoint or ""),
         advertise_address=advertise_address,
         metrics_port=metrics_port,
+        cache_size_mb=cache_size_mb,
         security=security,
     )
     try:

@@ -75,17 +75,23 @@ class HistoryCore:
         timers: TimerQueue,
         transfers: TransferQueue,
         ownership: Ownership | None = None,
+        cache_bytes: int | None = None,
     ) -> None:
+        """`cache_bytes`: what the cache of executions may hold (default: DEFAULT_CACHE_MB)."""
         self._store = store
         self._clock = clock
         self._matching = matching
         self._timers = timers
         self._transfers = transfers
         self._ownership: Ownership = ownership or SingleOwner()
-        self._cache = StateCache()
+        self._cache = StateCache() if cache_bytes is None else StateCache(cache_bytes)
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
         self._watchers: dict[ExecutionKey, list[asyncio.Future[None]]] = {}
         self._listeners: list[CommitListener] = []
+
+    @property
+    def cache(self) -> StateCache:
+        return self._cache
 
     def subscribe(self, listener: CommitListener) -> None:
         self._listeners.append(listener)
@@ -190,7 +196,7 @@ class HistoryCore:
         raced = self._cache.get(key)
         if raced is not None:  # loaded (and maybe changed) by someone else meanwhile
             return raced
-        cached = Cached(codec.loads(ExecutionState, row[0]), row[1])
+        cached = Cached(codec.loads(ExecutionState, row[0]), row[1], len(row[0]))
         if self._cache.read_since(epoch):  # else it may be older than the store by now
             self._remember(key, cached)
         return cached
@@ -362,16 +368,18 @@ class HistoryCore:
             self._cache.drop(m.state.key)
             raise
         cached.version += 1
+        cached.state_bytes = len(write.state)
         self._publish(cached, m)
         if m.successor is not None:
-            self._publish(Cached(m.successor.state, 1), m.successor)
+            successor_bytes = len(write.successor.state) if write.successor is not None else 0
+            self._publish(Cached(m.successor.state, 1, successor_bytes), m.successor)
 
     def _publish(self, cached: Cached, m: Mutation) -> None:
         """After a commit: cache the state, hand out its tasks, wake its watchers."""
         key = m.state.key
-        self._remember(key, cached)
         if m.events:
             cached.extend_tail(m.events)
+        self._remember(key, cached)  # weighed with its new events
         if self.owns(key):  # otherwise its owner indexes the tasks when it hears of the change
             self._index_new(key, m)
         for listener in self._listeners:

@@ -17,6 +17,7 @@ from clepsydra.api.rpc_table import rpc_table
 from clepsydra.api.test_service import TEST_SERVICE, TestService
 from clepsydra.cleanup.retention import SWEEP_INTERVAL_SECONDS
 from clepsydra.clock import Clock, SkippingClock, SystemClock
+from clepsydra.history.cache import DEFAULT_CACHE_MB
 from clepsydra.security import SecurityConfig, ServerTls, guard_of
 from clepsydra.server.assembly import SERVICES, Assembly, assemble
 from clepsydra.server.frontends import WebConfig, WebFrontends
@@ -52,6 +53,8 @@ class ServerConfig:
     advertise_address: str | None = None
     # Prometheus metrics at http://ip:metrics_port/metrics; off unless given (0: any free port).
     metrics_port: int | None = None
+    # What the cache of workflow state may hold, in MiB.
+    cache_size_mb: int = DEFAULT_CACHE_MB
     # TLS on every listener, bearer tokens and who may call what; off unless asked for.
     security: SecurityConfig = field(default_factory=SecurityConfig)
 
@@ -136,6 +139,7 @@ class Server:
             secret,
             self.metrics,
             peer_credentials=self.tls.channel_credentials() if self.tls else None,
+            cache_bytes=self.config.cache_size_mb * 1024 * 1024,
         )
         if self.metrics is not None:
             self.metrics.watch_backlogs(parts.matching.backlogs, parts.namespaces.cached_names)

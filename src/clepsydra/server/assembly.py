@@ -111,6 +111,7 @@ def assemble(
     token_secret: bytes,
     metrics: Metrics | None = None,
     peer_credentials: grpc.ChannelCredentials | None = None,
+    cache_bytes: int | None = None,
 ) -> Assembly:
     """Every object of a server on an open `store`. `address`: where this process serves
     (and where the others on a shared database reach it). `token_secret`: the store's key
@@ -127,7 +128,7 @@ def assemble(
     timers = TimerQueue(clock, None if skipping else WINDOW, work.timer_is_live if work else None)
     transfers = TransferQueue(on_idle=idle)
     writes = store if metrics is None else metrics.timed_commits(store)
-    core = HistoryCore(writes, clock, matching, timers, transfers, ownership)
+    core = HistoryCore(writes, clock, matching, timers, transfers, ownership, cache_bytes)
 
     namespaces = Namespaces(store)
     search_attributes = SearchAttributeRegistry(store, namespaces)
