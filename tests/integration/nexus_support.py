@@ -127,6 +127,8 @@ class Call:
     text: str
     schedule_to_close_seconds: float = 0
     cancel: bool = False
+    start_to_close_seconds: float = 0
+    schedule_to_start_seconds: float = 0
 
 
 @workflow.defn
@@ -139,6 +141,14 @@ class Caller:
         timeout = (
             timedelta(seconds=call.schedule_to_close_seconds) if call.schedule_to_close_seconds else None
         )
+        timeouts = {
+            name: timedelta(seconds=seconds)
+            for name, seconds in (
+                ("start_to_close_timeout", call.start_to_close_seconds),
+                ("schedule_to_start_timeout", call.schedule_to_start_seconds),
+            )
+            if seconds
+        }
         try:
             if call.cancel:
                 handle = await client.start_operation(
@@ -148,7 +158,7 @@ class Caller:
                 handle.cancel()
                 return await handle
             result: str = await client.execute_operation(
-                call.operation, call.text, output_type=str, schedule_to_close_timeout=timeout
+                call.operation, call.text, output_type=str, schedule_to_close_timeout=timeout, **timeouts
             )
             return result
         except NexusOperationError as error:

@@ -306,3 +306,21 @@ async def test_an_unknown_endpoint_fails_the_workflow_task(client: Client, task_
     assert attributes.failure.message == (
         'BadScheduleNexusOperationAttributes: endpoint "no-such-endpoint" not found'
     )
+
+
+async def test_a_started_operation_times_out_after_its_start_to_close_timeout(
+    nexus: Nexus, task_queue: str, seen: Seen
+) -> None:
+    handle = await call(nexus, task_queue, "sleep", "too long", start_to_close_seconds=2)
+    assert await handle.result() == "TimeoutError: operation timed out"
+    await save_history(handle, "nexus_start_to_close")
+    types = [t for t in await event_types(handle) if t.startswith("NEXUS")]
+    assert types == ["NEXUS_OPERATION_SCHEDULED", "NEXUS_OPERATION_STARTED", "NEXUS_OPERATION_TIMED_OUT"]
+    events = await history_events(handle)
+    scheduled = only(events, Event.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED)
+    assert scheduled.nexus_operation_scheduled_event_attributes.start_to_close_timeout.ToTimedelta() == (
+        timedelta(seconds=2)
+    )
+    timed_out = only(events, Event.EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT)
+    cause = timed_out.nexus_operation_timed_out_event_attributes.failure.cause
+    assert cause.timeout_failure_info.timeout_type == TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE

@@ -330,3 +330,34 @@ def test_timers_of_a_closed_operation_are_moot() -> None:
     before = len(run.history)
     run.apply(fire, timeout)
     assert len(run.history) == before
+
+
+def test_a_start_to_close_timeout_runs_from_the_start() -> None:
+    run = Run()
+    command = schedule()
+    command.schedule_nexus_operation_command_attributes.start_to_close_timeout.FromTimedelta(
+        timedelta(seconds=5)
+    )
+    command.schedule_nexus_operation_command_attributes.schedule_to_start_timeout.FromTimedelta(
+        timedelta(seconds=3)
+    )
+    decide(run, command)
+    assert run.last is not None
+    (to_start,) = run.last.timer_tasks
+    assert (to_start.timeout_type, to_start.fire_time - run.now) == (
+        TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START,
+        timedelta(seconds=3),
+    )
+    assert nexus_operations.request_timeout(operation(run), run.now) == timedelta(seconds=3)
+    run.advance(1)
+    run.apply(nexus_operations.record_start, 5, 1, Started("token"))
+    (to_close,) = run.last.timer_tasks
+    assert (to_close.timeout_type, to_close.fire_time - run.now) == (
+        TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE,
+        timedelta(seconds=5),
+    )
+    assert not is_live(run.state, to_start)  # started in time
+    run.advance(5)
+    run.apply(fire, to_close)
+    cause = run.history[-1].nexus_operation_timed_out_event_attributes.failure.cause
+    assert cause.timeout_failure_info.timeout_type == TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE

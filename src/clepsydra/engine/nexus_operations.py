@@ -181,10 +181,12 @@ def schedule(
         schedule_to_close = run_timeout
     if schedule_to_close:
         attributes.schedule_to_close_timeout.FromTimedelta(schedule_to_close)
+    secondary: dict[str, timedelta] = {}
     for name in ("schedule_to_start_timeout", "start_to_close_timeout"):
         timeout = getattr(command, name).ToTimedelta()
         if timeout:
-            getattr(attributes, name).FromTimedelta(min(timeout, schedule_to_close or timeout))
+            secondary[name] = min(timeout, schedule_to_close or timeout)
+            getattr(attributes, name).FromTimedelta(secondary[name])
     event = m.add_event(EventType.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED, attributes)
     if user_metadata is not None:
         event.user_metadata.CopyFrom(user_metadata)
@@ -199,17 +201,18 @@ def schedule(
         input=command.input if command.HasField("input") else None,
         header=header,
         schedule_to_close_timeout=schedule_to_close,
+        schedule_to_start_timeout=secondary.get("schedule_to_start_timeout", timedelta(0)),
+        start_to_close_timeout=secondary.get("start_to_close_timeout", timedelta(0)),
     )
     nexus.operations[info.scheduled_event_id] = info
-    if schedule_to_close:
-        m.add_timer(
-            TimerTask(
-                TimerKind.NEXUS_TIMEOUT,
-                m.now + schedule_to_close,
-                event.event_id,
-                timeout_type=TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE,
+    for timeout, timeout_type in (
+        (schedule_to_close, TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE),
+        (info.schedule_to_start_timeout, TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START),
+    ):
+        if timeout:
+            m.add_timer(
+                TimerTask(TimerKind.NEXUS_TIMEOUT, m.now + timeout, event.event_id, timeout_type=timeout_type)
             )
-        )
     m.add_transfer(TransferTask(TransferKind.NEXUS_START, info.scheduled_event_id))
 
 
@@ -280,8 +283,10 @@ def startable(state: ExecutionState, scheduled_event_id: int) -> NexusOperationI
 def request_timeout(info: NexusOperationInfo, now: datetime) -> timedelta | None:
     """How long the next request may wait for its answer; None if too little time is left."""
     timeout = REQUEST_TIMEOUT
-    if info.schedule_to_close_timeout:
-        timeout = min(timeout, info.scheduled_time + info.schedule_to_close_timeout - now)
+    # The schedule-to-start timeout comes first: it is no longer than the schedule-to-close one.
+    first = info.schedule_to_start_timeout or info.schedule_to_close_timeout
+    if first:
+        timeout = min(timeout, info.scheduled_time + first - now)
     return timeout if timeout >= MIN_REQUEST_TIMEOUT else None
 
 
@@ -291,7 +296,8 @@ def record_start(m: Mutation, scheduled_event_id: int, attempt: int, outcome: Ou
     if info is None or info.attempt != attempt:
         return  # closed, or timed out, while the request was under way
     if outcome is None:
-        _time_out(m, info)
+        first = TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START if info.schedule_to_start_timeout else None
+        _time_out(m, info, first or TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE)
         return
     info.last_attempt_complete_time = m.now
     match outcome:
@@ -332,6 +338,15 @@ def _start(m: Mutation, info: NexusOperationInfo, started: Started) -> None:
     info.started_time = m.now
     info.last_attempt_failure = None
     info.next_attempt_schedule_time = None
+    if info.start_to_close_timeout:
+        m.add_timer(
+            TimerTask(
+                TimerKind.NEXUS_TIMEOUT,
+                m.now + info.start_to_close_timeout,
+                info.scheduled_event_id,
+                timeout_type=TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE,
+            )
+        )
     if info.cancel is not None:
         _send_cancel(m, info)
 
@@ -386,10 +401,9 @@ def _close_unsuccessfully(m: Mutation, info: NexusOperationInfo, failed: Failed)
     _remove(m, info)
 
 
-def _time_out(m: Mutation, info: NexusOperationInfo) -> None:
+def _time_out(m: Mutation, info: NexusOperationInfo, timeout_type: TimeoutType.ValueType) -> None:
     cause = Failure(
-        message="operation timed out",
-        timeout_failure_info=TimeoutFailureInfo(timeout_type=TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE),
+        message="operation timed out", timeout_failure_info=TimeoutFailureInfo(timeout_type=timeout_type)
     )
     m.add_external_event(
         EventType.EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT,
@@ -499,7 +513,7 @@ def on_timer(m: Mutation, task: TimerTask) -> None:
         return
     match task.kind:
         case TimerKind.NEXUS_TIMEOUT:
-            _time_out(m, info)
+            _time_out(m, info, task.timeout_type)
         case TimerKind.NEXUS_RETRY:
             info.state = OperationState.PENDING_NEXUS_OPERATION_STATE_SCHEDULED
             info.attempt += 1
@@ -527,6 +541,11 @@ def timer_subject(state: ExecutionState, task: TimerTask) -> NexusOperationInfo 
             cancel is not None and cancel.state == CancelState.NEXUS_OPERATION_CANCELLATION_STATE_BACKING_OFF
         )
         return info if waiting and cancel is not None and cancel.attempt == task.attempt else None
+    # A schedule-to-start timeout is moot once the operation started, a start-to-close one before.
+    if task.timeout_type == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START and info.started:
+        return None
+    if task.timeout_type == TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE and not info.started:
+        return None
     return info
 
 

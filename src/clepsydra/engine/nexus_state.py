@@ -44,6 +44,8 @@ class NexusOperationInfo:
     input: Payload | None = None
     header: dict[str, str] = field(default_factory=dict)
     schedule_to_close_timeout: timedelta = timedelta(0)
+    schedule_to_start_timeout: timedelta = timedelta(0)
+    start_to_close_timeout: timedelta = timedelta(0)
     state: int = OperationState.PENDING_NEXUS_OPERATION_STATE_SCHEDULED
     attempt: int = 1
     last_attempt_complete_time: datetime | None = None
