@@ -18,8 +18,6 @@ from temporalio.api.workflowservice.v1 import (
     RecordActivityTaskHeartbeatByIdResponse,
     RecordActivityTaskHeartbeatRequest,
     RecordActivityTaskHeartbeatResponse,
-    RecordWorkerHeartbeatRequest,
-    RecordWorkerHeartbeatResponse,
     ResetStickyTaskQueueRequest,
     ResetStickyTaskQueueResponse,
     RespondActivityTaskCanceledByIdRequest,
@@ -46,6 +44,7 @@ from clepsydra.cluster.peers import Peers, forwarded
 from clepsydra.services.completions import ActivityById, Completions
 from clepsydra.services.namespaces import Namespaces
 from clepsydra.services.polls import Polls
+from clepsydra.services.workers import WorkerRegistry
 
 Context = grpc.aio.ServicerContext
 # Long polls answer empty after this long, as the reference server does.
@@ -71,13 +70,16 @@ class WorkerService:
         namespaces: Namespaces,
         polls: Polls,
         completions: Completions,
+        workers: WorkerRegistry,
         peers: Peers | None = None,
     ) -> None:
-        """`peers`: the other processes on the same database, where polls go to fetch tasks
-        announced there; None for a process alone on its database."""
+        """`workers`: the registry a worker's last heartbeat goes to as it shuts down. `peers`:
+        the other processes on the same database, where polls go to fetch tasks announced
+        there; None for a process alone on its database."""
         self.namespaces = namespaces
         self.polls = polls
         self.completions = completions
+        self.workers = workers
         self.peers = peers
 
     async def _by_id(self, request: Any) -> ActivityById:
@@ -210,6 +212,8 @@ class WorkerService:
     ) -> ShutdownWorkerResponse:
         namespace_id = await self.namespaces.id_of(request.namespace)
         await self.polls.release_sticky_queue(namespace_id, request.sticky_task_queue)
+        if request.HasField("worker_heartbeat"):
+            self.workers.record(namespace_id, [request.worker_heartbeat])
         return ShutdownWorkerResponse()
 
     async def ResetStickyTaskQueue(
@@ -218,8 +222,3 @@ class WorkerService:
         namespace_id = await self.namespaces.id_of(request.namespace)
         await self.completions.reset_sticky(namespace_id, request.execution)
         return ResetStickyTaskQueueResponse()
-
-    async def RecordWorkerHeartbeat(
-        self, request: RecordWorkerHeartbeatRequest, context: Context
-    ) -> RecordWorkerHeartbeatResponse:
-        return RecordWorkerHeartbeatResponse()

@@ -35,6 +35,9 @@ RpcTable = dict[str, Handler]
 # workflow tasks waiting on its sticky queue at any of them.
 BROADCAST = {"ShutdownWorker"}
 BROADCAST_TIMEOUT = 5.0
+# The worker registry's RPCs, served for each namespace by the owner of this pseudo-workflow.
+WORKER_REGISTRY = {"RecordWorkerHeartbeat", "ListWorkers", "CountWorkers", "DescribeWorker"}
+WORKER_REGISTRY_ID = "temporal-sys-worker-registry"
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ def _from_execution(field: str) -> Callable[[Any], Target]:
 def route_of(method: MethodDescriptor) -> Callable[[Any], Target | None] | None:
     """How to find the workflow a method's requests name; None for methods that name none."""
     fields = method.input_type.fields_by_name
+    if method.name in WORKER_REGISTRY:  # a namespace's workers are all known at one process
+        return lambda r: Target(WORKER_REGISTRY_ID, r.namespace)
     if "task_token" in fields:
         return _from_token
     if "activity_id" in fields and "workflow_id" in fields:  # a workflow's activity, or a standalone one

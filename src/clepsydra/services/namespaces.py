@@ -192,6 +192,7 @@ class Namespaces:
         capabilities.standalone_activity_start_delay = True
         capabilities.standalone_activity_operator_commands = True
         capabilities.standalone_activity_batch_operations = True
+        capabilities.worker_heartbeats = True  # the UI then lists workers from the registry
         info.limits.CopyFrom(LIMITS)
         columns = await self._store.custom_search_attributes(info.id)
         for name, column in columns.items():
