@@ -24,6 +24,8 @@ import click
 from clepsydra import __version__
 from clepsydra.api import request_context
 from clepsydra.clock import SkippingClock
+from clepsydra.engine.dynamic_config import configure as configure_dynamic_config
+from clepsydra.engine.dynamic_config import from_dynamic_config
 from clepsydra.history.cache import DEFAULT_CACHE_MB
 from clepsydra.security import SecurityConfig
 from clepsydra.server import event_loop, settings
@@ -48,11 +50,12 @@ LOG_LEVELS = {
 # "pretty" is the SDK's default for the dev server; here it is the text format.
 LOG_FORMATS = ["text", "pretty", "json"]
 SEARCH_ATTRIBUTE_TYPES = ["Text", "Keyword", "Int", "Double", "Bool", "Datetime", "KeywordList"]
-# Dynamic config keys the SDK sets, and why they need nothing from Clepsydra.
+# Dynamic config keys the SDK sets that need nothing from Clepsydra, and why; the keys it
+# applies are in engine/dynamic_config.py.
 DYNAMIC_CONFIG_NOTES = {
     "frontend.enableServerVersionCheck": "Clepsydra never calls home to check versions",
-    "frontend.enableUpdateWorkflowExecution": "workflow updates are not served yet",
-    "frontend.enableUpdateWorkflowExecutionAsyncAccepted": "workflow updates are not served yet",
+    "frontend.enableUpdateWorkflowExecution": "workflow updates are always served",
+    "frontend.enableUpdateWorkflowExecutionAsyncAccepted": "workflow updates are always served",
     "system.forceSearchAttributesCacheRefreshOnRead": "search attributes are always read fresh",
 }
 
@@ -227,7 +230,8 @@ def start_dev(
 ) -> None:
     """Start a development server in the foreground, as `temporal server start-dev` does."""
     attributes = _search_attributes(search_attributes)
-    dynamic_config = _dynamic_config(dynamic_config_values)
+    applied, dynamic_config = from_dynamic_config(_dynamic_config(dynamic_config_values))
+    configure_dynamic_config(applied)
     _configure_logging(log_level.lower(), log_format.lower())
     _log_ignored(dynamic_config, ignored)
     config = ServerConfig(

@@ -103,11 +103,11 @@ def test_start_delay_holds_back_the_first_task_and_signals() -> None:
 
 
 def test_signals_beyond_the_per_execution_limit_are_refused() -> None:
-    from clepsydra.engine import limits
+    from clepsydra.engine import dynamic_config
     from clepsydra.errors import InvalidArgument
 
     run = Run()
-    run.state.signals_received = limits.SIGNALS_PER_EXECUTION_LIMIT - 1
+    run.state.signals_received = dynamic_config.current().signals_per_execution_limit - 1
     run.apply(signal)
     with pytest.raises(InvalidArgument, match="limit for signal events"):
         run.apply(signal)

@@ -1,4 +1,5 @@
-"""Temporal's per-execution limits, with the reference server's default values.
+"""Temporal's per-execution limits, with the reference server's default values (which
+`--dynamic-config-value` may change: see dynamic_config.py).
 
 They keep a runaway workflow from exhausting the server: oversized payloads are
 refused before anything is stored, and a workflow that piles up pending work or
@@ -12,16 +13,10 @@ from collections.abc import Iterable
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 
+from clepsydra.engine import dynamic_config
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.workflow_task import CommandError
 from clepsydra.errors import InvalidArgument
-
-BLOB_SIZE_LIMIT = 2 * 1024 * 1024
-MEMO_SIZE_LIMIT = 2 * 1024 * 1024
-HISTORY_COUNT_LIMIT = 51_200
-HISTORY_SIZE_LIMIT = 50 * 1024 * 1024
-PENDING_LIMIT = 2_000
-SIGNALS_PER_EXECUTION_LIMIT = 10_000
 
 Cause = WorkflowTaskFailedCause
 
@@ -35,26 +30,28 @@ def payloads_size(payloads: Payloads | Iterable[Payload] | None) -> int:
 
 def check_blob(size: int, what: str = "Blob data") -> None:
     """Refuse a request whose payloads exceed the blob size limit."""
-    if size > BLOB_SIZE_LIMIT:
+    if dynamic_config.blob_too_large(size):
         raise InvalidArgument(f"{what} size exceeds limit.")
 
 
 def check_command_blob(size: int, cause: Cause.ValueType, what: str) -> None:
-    if size > BLOB_SIZE_LIMIT:
+    if dynamic_config.blob_too_large(size):
         raise CommandError(cause, f"{what} exceeds size limit.")
 
 
 def check_pending(count: int, cause: Cause.ValueType, what: str) -> None:
     """Refuse one more pending item of a kind that already has the most it may have."""
-    if count >= PENDING_LIMIT:
-        raise CommandError(cause, f"the number of pending {what} exceeds the limit of {PENDING_LIMIT}")
+    limit = dynamic_config.current().pending_limit
+    if count >= limit:
+        raise CommandError(cause, f"the number of pending {what} exceeds the limit of {limit}")
 
 
 def history_limit_reason(m: Mutation) -> str | None:
     """Why the run must stop because its history grew too long or too large, if it must."""
     s = m.state
-    if s.history_length > HISTORY_COUNT_LIMIT:
+    limits = dynamic_config.current()
+    if s.history_length > limits.history_count_limit:
         return "Workflow history count exceeds limit."
-    if s.history_size_bytes + sum(e.ByteSize() for e in m.events) > HISTORY_SIZE_LIMIT:
+    if s.history_size_bytes + sum(e.ByteSize() for e in m.events) > limits.history_size_limit:
         return "Workflow history size exceeds limit."
     return None

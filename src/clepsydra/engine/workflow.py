@@ -37,7 +37,7 @@ from temporalio.api.history.v1 import (
     WorkflowPropertiesModifiedEventAttributes,
 )
 
-from clepsydra.engine import limits, nexus_callbacks, runs
+from clepsydra.engine import dynamic_config, limits, nexus_callbacks, runs
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.tasks import TransferKind, TransferTask
 from clepsydra.errors import InvalidArgument
@@ -57,7 +57,7 @@ def signal(
     s = m.state
     if request_id and request_id in s.signal_request_ids:
         return
-    if s.signals_received >= limits.SIGNALS_PER_EXECUTION_LIMIT:
+    if s.signals_received >= dynamic_config.current().signals_per_execution_limit:
         raise InvalidArgument("exceeded workflow execution limit for signal events")
     s.signals_received += 1
     attributes = WorkflowExecutionSignaledEventAttributes(

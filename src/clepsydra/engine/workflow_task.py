@@ -11,7 +11,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio.api.common.v1 import WorkerVersionStamp
-from temporalio.api.enums.v1 import EventType, TaskQueueKind, TimeoutType, WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import (
+    EventType,
+    SuggestContinueAsNewReason,
+    TaskQueueKind,
+    TimeoutType,
+    WorkflowTaskFailedCause,
+)
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import (
     HistoryEvent,
@@ -25,6 +31,7 @@ from temporalio.api.sdk.v1 import WorkflowTaskCompletedMetadata
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import RespondWorkflowTaskCompletedRequest
 
+from clepsydra.engine import dynamic_config
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionState, WorkflowTaskInfo
 from clepsydra.engine.tasks import QueueKind, QueueTask, TimerKind, TimerTask
@@ -295,9 +302,19 @@ def _scheduled_attributes(s: ExecutionState, task: WorkflowTaskInfo) -> Workflow
 
 
 def _started_attributes(s: ExecutionState, task: WorkflowTaskInfo) -> WorkflowTaskStartedEventAttributes:
+    # The worker is told to continue as new once the history is past either threshold,
+    # counting events up to this started one and the bytes already written, as the reference.
+    limits = dynamic_config.current()
+    reasons = []
+    if s.history_size_bytes >= limits.history_size_suggest_continue_as_new:
+        reasons.append(SuggestContinueAsNewReason.SUGGEST_CONTINUE_AS_NEW_REASON_HISTORY_SIZE_TOO_LARGE)
+    if task.scheduled_event_id + 1 >= limits.history_count_suggest_continue_as_new:
+        reasons.append(SuggestContinueAsNewReason.SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_HISTORY_EVENTS)
     return WorkflowTaskStartedEventAttributes(
         scheduled_event_id=task.scheduled_event_id,
         identity=task.identity,
         request_id=task.request_id,
         history_size_bytes=s.history_size_bytes,
+        suggest_continue_as_new=bool(reasons),
+        suggest_continue_as_new_reasons=reasons,
     )

@@ -18,7 +18,7 @@ from temporalio.api.workflowservice.v1 import (
     RespondWorkflowTaskFailedRequest,
 )
 
-from clepsydra.engine import activity, commands, limits, workflow, workflow_task
+from clepsydra.engine import activity, commands, dynamic_config, limits, workflow, workflow_task
 from clepsydra.engine.dispatch import queued_workflow_task, start_queued
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ActivityInfo, ExecutionKey
@@ -201,7 +201,7 @@ class Completions:
         )
 
     async def complete_activity(self, ref: ActivityRef, result: Payloads | None, identity: str) -> None:
-        if limits.payloads_size(result) > limits.BLOB_SIZE_LIMIT:
+        if dynamic_config.blob_too_large(limits.payloads_size(result)):
             # As the reference does: the oversized result is dropped and the attempt fails for good.
             failure = Failure(
                 message="ActivityTaskCompleted result exceeds size limit.",

@@ -34,7 +34,7 @@ from temporalio.api.workflowservice.v1 import (
 )
 
 from clepsydra.clock import Clock
-from clepsydra.engine import cron, limits, reset, start, workflow, workflow_options
+from clepsydra.engine import cron, dynamic_config, limits, reset, start, workflow, workflow_options
 from clepsydra.engine.dispatch import queued_workflow_task, start_queued
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionKey, ExecutionState
@@ -119,7 +119,12 @@ class Workflows:
                 existing = await self._existing(namespace_id, request, current)
                 if existing is not None:
                     return existing
-            eager = request.request_eager_execution and parent is None and self.started_task is not None
+            eager = (
+                request.request_eager_execution
+                and parent is None
+                and self.started_task is not None
+                and dynamic_config.current().eager_workflow_start
+            )
             response = await self._create(
                 namespace_id, namespace, request, current, signal, parent, eager, scheduled_by
             )
@@ -438,5 +443,5 @@ def _validate_start(request: StartWorkflowExecutionRequest) -> None:
     if request.cron_schedule:
         cron.validate(request.cron_schedule)
     limits.check_blob(limits.payloads_size(request.input))
-    if request.memo.ByteSize() > limits.MEMO_SIZE_LIMIT:
+    if request.memo.ByteSize() > dynamic_config.current().memo_size_limit:
         raise InvalidArgument("Memo size exceeds limit.")
