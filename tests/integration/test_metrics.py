@@ -160,6 +160,8 @@ async def test_backlogs_polls_and_the_process_are_measured() -> None:
         assert samples[("approximate_backlog_count", frozenset(backlog.items()))] == 2
         assert total(samples, "process_resident_memory_bytes") > 0
         assert total(samples, "process_cpu_seconds_total") > 0
+        assert value(samples, "cache_size", service_name="history") == 2  # the two new runs
+        assert value(samples, "cache_size_bytes", service_name="history") > 0
 
         service = client.workflow_service
         polled = await service.poll_workflow_task_queue(
@@ -176,6 +178,9 @@ async def test_backlogs_polls_and_the_process_are_measured() -> None:
         activity_queue = {**backlog, "task_type": "Activity"}
         assert samples[("poll_success", frozenset(backlog.items()))] == 1
         assert samples[("poll_timeouts", frozenset(activity_queue.items()))] == 1
+        # Starting the polled task read its run, from the cache.
+        assert value(samples, "cache_requests", service_name="history") >= 1
+        assert value(samples, "cache_miss", service_name="history") == 0
     finally:
         await server.stop_async()
 

@@ -78,13 +78,19 @@ class StateCache:
         self._weights: dict[ExecutionKey, int] = {}
         self.bytes = 0
         self._invalidations = 0
+        # Lookups, and those that found nothing (the server's metrics report them).
+        self.requests = 0
+        self.misses = 0
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, key: ExecutionKey) -> Cached | None:
+        self.requests += 1
         cached = self._entries.get(key)
-        if cached is not None:
+        if cached is None:
+            self.misses += 1
+        else:
             self._entries.move_to_end(key)
         return cached
 

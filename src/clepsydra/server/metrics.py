@@ -21,6 +21,8 @@ Named as the reference server names them, so that dashboards built on its metric
   by `namespace`, `taskqueue` (sticky queues as `__sticky__`) and `task_type`;
 - `approximate_backlog_count`: tasks waiting on each task queue of this process for a poll,
   read when scraped;
+- `cache_size` (executions cached), `cache_size_bytes`, `cache_requests` and `cache_miss`:
+  the cache of workflow state, read when scraped;
 - the process's own: `process_cpu_seconds_total`, `process_resident_memory_bytes`,
   `process_open_fds`, ... (prometheus_client's process collector).
 
@@ -42,7 +44,7 @@ from wsgiref.simple_server import WSGIServer
 import grpc
 from google.protobuf.message import Message
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, start_http_server
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from temporalio.api.enums.v1 import ResourceExhaustedScope, TaskQueueKind, WorkflowExecutionStatus
 from temporalio.api.errordetails.v1 import ResourceExhaustedFailure
@@ -50,6 +52,7 @@ from temporalio.api.errordetails.v1 import ResourceExhaustedFailure
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionState
 from clepsydra.engine.tasks import QueueKind
+from clepsydra.history.cache import StateCache
 from clepsydra.store.base import ExecutionWrite, Store
 
 # The reference's histogram buckets, in seconds.
@@ -174,6 +177,10 @@ class Metrics:
             answered = bool(response.task_token)  # type: ignore[attr-defined]
             self._polls[answered].labels(namespace, name, POLL_TASK_TYPES[operation]).inc()
 
+    def watch_cache(self, cache: StateCache) -> None:
+        """Report the state cache's size and lookups when scraped."""
+        self.registry.register(CacheSize(cache))
+
     def watch_backlogs(self, backlogs: BacklogSource, names: Callable[[], dict[str, str]]) -> None:
         """Report `approximate_backlog_count` from `backlogs()` (namespace id, task queue, kind,
         tasks waiting) when scraped, namespaces named by `names()` (id → name)."""
@@ -265,6 +272,23 @@ def caller_error(code: grpc.StatusCode, detail: Message | None) -> bool:
     return isinstance(detail, ResourceExhaustedFailure) and detail.scope == (
         ResourceExhaustedScope.RESOURCE_EXHAUSTED_SCOPE_NAMESPACE
     )
+
+
+class CacheSize(Collector):
+    def __init__(self, cache: StateCache) -> None:
+        self._cache = cache
+
+    def collect(self) -> Iterable[Metric]:
+        cache, labels = self._cache, ("service_name",)
+        for name, kind, value in (
+            ("cache_size", GaugeMetricFamily, len(cache)),
+            ("cache_size_bytes", GaugeMetricFamily, cache.bytes),
+            ("cache_requests", CounterMetricFamily, cache.requests),
+            ("cache_miss", CounterMetricFamily, cache.misses),
+        ):
+            family = kind(name, f"the state cache: {name}", labels=labels)
+            family.add_metric((HISTORY,), value)
+            yield family
 
 
 class Backlogs(Collector):
