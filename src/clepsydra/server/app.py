@@ -144,6 +144,9 @@ class Server:
         if self.metrics is not None:
             self.metrics.watch_backlogs(parts.matching.backlogs, parts.namespaces.cached_names)
             self.metrics.watch_cache(parts.core.cache)
+            self.metrics.watch_timers(parts.timers)
+            if parts.cluster is not None:
+                self.metrics.watch_shards(parts.cluster.membership.held_shards)
         for name in [DEFAULT_NAMESPACE, *self.config.namespaces]:  # as `temporal server start-dev` does
             await parts.namespaces.ensure(name)
             await parts.search_attributes.add_by_type_name(name, self.config.search_attributes)

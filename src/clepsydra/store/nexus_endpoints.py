@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 if TYPE_CHECKING:
     from clepsydra.store.base import Store
@@ -48,15 +48,12 @@ class EndpointStore(Protocol):
 
 
 def endpoint_store(store: Store) -> EndpointStore:
+    """The endpoint table of `store`'s database, on its connection. Read off what the store
+    has rather than its class, so that a store wrapped by another (as tests wrap one to inject
+    faults) still finds it."""
     if store.shared:
-        from clepsydra.store.postgres import PostgresStore
-
-        assert isinstance(store, PostgresStore)
-        return PostgresEndpoints(store)
-    from clepsydra.store.sqlite import SqliteStore
-
-    assert isinstance(store, SqliteStore)
-    return SqliteEndpoints(store)
+        return PostgresEndpoints(cast("PostgresStore", store))
+    return SqliteEndpoints(cast("SqliteStore", store))
 
 
 _COLUMNS = "id, name, version, data"
