@@ -162,6 +162,8 @@ async def test_backlogs_polls_and_the_process_are_measured() -> None:
         assert total(samples, "process_cpu_seconds_total") > 0
         assert value(samples, "cache_size", service_name="history") == 2  # the two new runs
         assert value(samples, "cache_size_bytes", service_name="history") > 0
+        assert value(samples, "timer_queue_lag_seconds", service_name="history") == 0  # none due
+        assert ("timer_queue_size", frozenset({("service_name", "history")})) in samples
 
         service = client.workflow_service
         polled = await service.poll_workflow_task_queue(

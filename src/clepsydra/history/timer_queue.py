@@ -84,6 +84,13 @@ class TimerQueue:
         """How many timers and alarms are held in memory."""
         return len(self._heap)
 
+    def lag(self) -> float:
+        """How late, in seconds, the earliest timer held is (0 if none is due yet). Safe to call
+        from another thread (the metrics server's): it reads the heap's head only."""
+        heap = self._heap
+        due = heap[0][0] if heap else None
+        return 0.0 if due is None else max(0.0, self._clock.now().timestamp() - due)
+
     def add(self, key: ExecutionKey, task: TimerTask) -> None:
         if (key, task) in self._known or (self.horizon is not None and task.fire_time > self.horizon):
             return

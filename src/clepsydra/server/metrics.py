@@ -21,6 +21,9 @@ Named as the reference server names them, so that dashboards built on its metric
   by `namespace`, `taskqueue` (sticky queues as `__sticky__`) and `task_type`;
 - `approximate_backlog_count`: tasks waiting on each task queue of this process for a poll,
   read when scraped;
+- `timer_queue_size` (timers held in memory) and `timer_queue_lag_seconds` (how late the
+  earliest of them is: timers firing behind their time), read when scraped;
+- `numshards_gauge`: the shards this process owns, on a shared database;
 - `cache_size` (executions cached), `cache_size_bytes`, `cache_requests` and `cache_miss`:
   the cache of workflow state, read when scraped;
 - the process's own: `process_cpu_seconds_total`, `process_resident_memory_bytes`,
@@ -53,6 +56,7 @@ from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionState
 from clepsydra.engine.tasks import QueueKind
 from clepsydra.history.cache import StateCache
+from clepsydra.history.timer_queue import TimerQueue
 from clepsydra.store.base import ExecutionWrite, Store
 
 # The reference's histogram buckets, in seconds.
@@ -177,6 +181,15 @@ class Metrics:
             answered = bool(response.task_token)  # type: ignore[attr-defined]
             self._polls[answered].labels(namespace, name, POLL_TASK_TYPES[operation]).inc()
 
+    def watch_timers(self, timers: TimerQueue) -> None:
+        self.registry.register(Readings(lambda: [
+            ("timer_queue_size", "timers held in memory", len(timers)),
+            ("timer_queue_lag_seconds", "how late the earliest timer held is", timers.lag()),
+        ]))  # fmt: skip
+
+    def watch_shards(self, held: Callable[[], list[int]]) -> None:
+        self.registry.register(Readings(lambda: [("numshards_gauge", "shards owned", len(held()))]))
+
     def watch_cache(self, cache: StateCache) -> None:
         """Report the state cache's size and lookups when scraped."""
         self.registry.register(CacheSize(cache))
@@ -272,6 +285,19 @@ def caller_error(code: grpc.StatusCode, detail: Message | None) -> bool:
     return isinstance(detail, ResourceExhaustedFailure) and detail.scope == (
         ResourceExhaustedScope.RESOURCE_EXHAUSTED_SCOPE_NAMESPACE
     )
+
+
+class Readings(Collector):
+    """Gauges of the history service read when scraped: (name, help, value) from `read()`."""
+
+    def __init__(self, read: Callable[[], list[tuple[str, str, float]]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterable[Metric]:
+        for name, documentation, value in self._read():
+            family = GaugeMetricFamily(name, documentation, labels=("service_name",))
+            family.add_metric((HISTORY,), value)
+            yield family
 
 
 class CacheSize(Collector):
