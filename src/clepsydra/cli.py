@@ -34,6 +34,7 @@ from clepsydra.server.frontends import WebConfig, start_dev_config
 from clepsydra.server.security_options import security_options
 from clepsydra.store import factory
 from clepsydra.store.faults import DatabaseLost
+from clepsydra.store.migrations import migration_names
 from clepsydra.store.postgres_schema import DEFAULT_SHARDS, SchemaAhead, SchemaBehind, ShardCountFixed
 from clepsydra.store.sqlite import ForeignDatabase
 
@@ -458,8 +459,10 @@ def migrate(db_url: str, shards: int | None) -> None:
         raise click.ClickException(f"{database}: {error}") from None
     if before == after:
         click.echo(f"{database}: schema is up to date (version {after})")
-    else:
-        click.echo(f"{database}: schema migrated from version {before} to {after}")
+        return
+    for number, name in enumerate(migration_names(database.kind)[before:after], start=before + 1):
+        click.echo(f"{database}: applied migration {number} ({name})")
+    click.echo(f"{database}: schema migrated from version {before} to {after}")
 
 
 @click.command(

@@ -122,7 +122,9 @@ def test_a_sqlite_file_is_migrated_by_db_migrate_not_by_server_start(tmp_path: P
     assert refused.exit_code == 1 and f"clepsydra db migrate --db-url {url}" in refused.output
     assert not (tmp_path / "clepsydra.db").exists()
     assert invoke("db", "migrate", "--db-url", url, "--shards", "4").exit_code == 2  # PostgreSQL only
-    assert "schema migrated from version 0" in invoke("db", "migrate", "--db-url", url).output
+    migrated = invoke("db", "migrate", "--db-url", url).output
+    assert "applied migration 1 (0001_initial)" in migrated  # each step, by its name
+    assert "schema migrated from version 0" in migrated
     assert "schema is up to date" in invoke("db", "migrate", "--db-url", url).output
 
 
