@@ -107,6 +107,8 @@ def _successor_start(
     for field in ("identity", "continued_failure", "last_completion_result", "prev_auto_reset_points"):
         start.ClearField(field)
     start.continued_execution_run_id = s.run_id
+    if s.auto_reset_points.points:  # handed on, as the reference does
+        start.prev_auto_reset_points.CopyFrom(s.auto_reset_points)
     start.initiator = initiator
     for name in ("memo", "search_attributes"):  # none when the run has none, as on the reference
         start.ClearField(name)

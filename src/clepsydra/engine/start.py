@@ -10,6 +10,7 @@ from temporalio.api.history.v1 import (
     WorkflowExecutionStartedEventAttributes,
 )
 from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflow.v1 import ResetPoints
 from temporalio.api.workflowservice.v1 import StartWorkflowExecutionRequest
 
 from clepsydra.engine import cron, retry, workflow_task
@@ -105,6 +106,7 @@ def new_execution(
         start_request_id=request_id,
         memo=start.memo,
         search_attributes=start.search_attributes,
+        auto_reset_points=ResetPoints(points=start.prev_auto_reset_points.points),
     )
 
 

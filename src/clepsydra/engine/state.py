@@ -19,6 +19,7 @@ from temporalio.api.history.v1 import (
 )
 from temporalio.api.sdk.v1 import UserMetadata
 from temporalio.api.update.v1 import Outcome
+from temporalio.api.workflow.v1 import ResetPoints
 
 from clepsydra.engine.nexus_state import NexusState
 from clepsydra.engine.schedule_state import ScheduleState
@@ -194,6 +195,9 @@ class ExecutionState:
     nexus: NexusState | None = None
     # The start's summary and details: on the started event, and shown by describe.
     user_metadata: UserMetadata | None = None
+    # Where a reset may take the workflow: the first completed workflow task of each build
+    # (engine/reset_points.py), those of the runs before it included.
+    auto_reset_points: ResetPoints = field(default_factory=ResetPoints)
 
     @property
     def key(self) -> ExecutionKey:

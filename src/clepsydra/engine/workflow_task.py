@@ -31,7 +31,7 @@ from temporalio.api.sdk.v1 import WorkflowTaskCompletedMetadata
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import RespondWorkflowTaskCompletedRequest
 
-from clepsydra.engine import dynamic_config
+from clepsydra.engine import dynamic_config, reset_points
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionState, WorkflowTaskInfo
 from clepsydra.engine.tasks import QueueKind, QueueTask, TimerKind, TimerTask
@@ -155,6 +155,7 @@ def complete(m: Mutation, task: WorkflowTaskInfo, request: RespondWorkflowTaskCo
     if request.HasField("worker_version_stamp"):
         attributes.worker_version.CopyFrom(request.worker_version_stamp or WorkerVersionStamp())
     event = m.add_event(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, attributes)
+    reset_points.add(m, event.event_id, request)
     s.workflow_task = None
     s.previous_started_event_id = task.started_event_id
     sticky = request.sticky_attributes

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import PendingActivityState, PendingWorkflowTaskState
+from temporalio.api.enums.v1 import EventType, PendingActivityState, PendingWorkflowTaskState
 from temporalio.api.workflow.v1 import (
     PendingActivityInfo,
     PendingChildExecutionInfo,
     PendingWorkflowTaskInfo,
+    RequestIdInfo,
     WorkflowExecutionConfig,
+    WorkflowExecutionExtendedInfo,
     WorkflowExecutionInfo,
 )
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionResponse
@@ -19,6 +21,7 @@ from clepsydra.engine import activity_operations
 from clepsydra.engine.state import ActivityInfo, ExecutionState
 from clepsydra.services.nexus_describe import add_nexus
 
+GO_ZERO_TIME = -62135596800
 _STARTED = PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
 _SCHEDULED = PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED
 
@@ -39,6 +42,8 @@ def describe_execution(s: ExecutionState, now: datetime) -> DescribeWorkflowExec
     if s.start.HasField("priority"):
         info.priority.CopyFrom(s.start.priority)
     info.start_time.FromDatetime(s.start_time)
+    if s.auto_reset_points.points:
+        info.auto_reset_points.CopyFrom(s.auto_reset_points)
     info.execution_time.FromDatetime(s.execution_time)
     if s.close_time is not None:
         info.close_time.FromDatetime(s.close_time)
@@ -60,6 +65,7 @@ def describe_execution(s: ExecutionState, now: datetime) -> DescribeWorkflowExec
         ),
         workflow_execution_info=info,
     )
+    response.workflow_extended_info.CopyFrom(_extended_info(s))
     response.pending_activities.extend(pending_activity(a, now) for a in s.activities.values())
     for child in s.children.values() if s.running else ():
         response.pending_children.append(
@@ -86,6 +92,23 @@ def describe_execution(s: ExecutionState, now: datetime) -> DescribeWorkflowExec
         response.pending_workflow_task.CopyFrom(pending_task)
     add_nexus(response, s)
     return response
+
+
+def _extended_info(s: ExecutionState) -> WorkflowExecutionExtendedInfo:
+    info = WorkflowExecutionExtendedInfo(cancel_requested=s.cancel_requested)
+    info.original_start_time.FromDatetime(s.start_time)
+    if s.start.HasField("workflow_execution_expiration_time"):
+        info.execution_expiration_time.CopyFrom(s.start.workflow_execution_expiration_time)
+    run_timeout = s.start.workflow_run_timeout.ToTimedelta()
+    if run_timeout:
+        info.run_expiration_time.FromDatetime(s.execution_time + run_timeout)
+    else:
+        info.run_expiration_time.FromSeconds(GO_ZERO_TIME)  # none, as the reference says it
+    if s.start_request_id:
+        info.request_id_infos[s.start_request_id].CopyFrom(
+            RequestIdInfo(event_type=EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, event_id=1)
+        )
+    return info
 
 
 def pending_activity(activity: ActivityInfo, now: datetime) -> PendingActivityInfo:
