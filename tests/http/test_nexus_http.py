@@ -1,11 +1,20 @@
-"""Nexus endpoints over the HTTP API, on the routes the web UI's Nexus page and `curl` use
-(checked on the reference too, with CLEPSYDRA_TEST_SERVER=reference)."""
+"""Nexus over HTTP: endpoints on the HTTP API's routes (the web UI's Nexus page and `curl`
+use them), and the Nexus protocol at an endpoint's URL, answered by the endpoint's handler
+workers. Checked on the reference too, with CLEPSYDRA_TEST_SERVER=reference."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
+from temporalio.api.nexus.v1 import EndpointSpec, EndpointTarget
+from temporalio.api.operatorservice.v1 import CreateNexusEndpointRequest
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from tests.http.conftest import HttpServer
+from tests.integration.nexus_support import GreeterHandler, Greeting, Seen
 
 
 async def test_endpoints_are_created_listed_read_updated_and_deleted_over_http(
@@ -42,3 +51,51 @@ async def test_endpoints_are_created_listed_read_updated_and_deleted_over_http(
     missing = await http_client.get(f"/api/v1/nexus/endpoints/{endpoint['id']}")
     assert missing.status_code == 404
     assert missing.json()["message"] == f"Nexus endpoint with ID `{endpoint['id']}` not found"
+
+
+async def test_an_endpoint_url_serves_the_nexus_protocol(
+    http_server: HttpServer, http_client: httpx.AsyncClient
+) -> None:
+    client = await Client.connect(http_server.target)
+    task_queue = f"nexus-http-{uuid.uuid4()}"
+    target = EndpointTarget(worker=EndpointTarget.Worker(namespace="default", task_queue=task_queue))
+    created = await client.operator_service.create_nexus_endpoint(
+        CreateNexusEndpointRequest(spec=EndpointSpec(name=f"http-{uuid.uuid4().hex[:10]}", target=target))
+    )
+    await asyncio.sleep(1)  # the reference takes a moment to know a new endpoint
+    base = f"/nexus/endpoints/{created.endpoint.id}/services/Greeter"
+    json_body = {"content-type": "application/json"}
+    worker = Worker(
+        client, task_queue=task_queue, workflows=[Greeting], nexus_service_handlers=[GreeterHandler(Seen())]
+    )
+    async with worker:
+        echoed = await http_client.post(f"{base}/echo", content='"hi"', headers=json_body)
+        assert (echoed.status_code, echoed.json()) == (200, "echo hi")
+
+        refused = await http_client.post(f"{base}/refuse", content='"x"', headers=json_body)
+        assert refused.status_code == 400
+        assert refused.json()["message"] == "bad x"
+        assert refused.headers["temporal-nexus-failure-source"] == "worker"
+
+        failed = await http_client.post(f"{base}/fail", content='"x"', headers=json_body)
+        assert failed.status_code == 424
+        assert failed.headers["nexus-operation-state"] == "failed"
+        assert failed.json()["message"] == "failed x"
+
+        started = await http_client.post(f"{base}/greet", content='"async"', headers=json_body)
+        assert started.status_code == 201
+        assert started.json()["state"] == "running" and started.json()["token"]
+        assert "eventType=WorkflowExecutionStarted" in started.headers["nexus-link"]
+
+        canceled = await http_client.post(
+            f"{base}/greet/cancel", headers={"nexus-operation-token": started.json()["token"]}
+        )
+        assert canceled.status_code == 202
+
+    missing = await http_client.post(f"/nexus/endpoints/{uuid.uuid4()}/services/Greeter/echo", content='"x"')
+    assert missing.status_code == 404
+    assert missing.json() == {
+        "message": "nexus endpoint not found",
+        "metadata": {"type": "nexus.HandlerError"},
+        "details": {"type": "NOT_FOUND", "retryableOverride": False},
+    }

@@ -187,6 +187,7 @@ class Server:
             health=self._healthy,
             tls=self.tls,
             authorizes=self.guard is not None,
+            nexus=self.parts.nexus_inbound,
         )
         if self.metrics is not None:
             assert self.config.metrics_port is not None

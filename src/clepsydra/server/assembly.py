@@ -55,6 +55,7 @@ from clepsydra.services.namespaces import Namespaces
 from clepsydra.services.nexus_callbacks import NexusCallbacks
 from clepsydra.services.nexus_calls import NexusCalls
 from clepsydra.services.nexus_endpoints import NexusEndpoints
+from clepsydra.services.nexus_inbound import NexusInbound
 from clepsydra.services.nexus_tasks import NexusTasks
 from clepsydra.services.polls import Polls
 from clepsydra.services.queries import Queries
@@ -100,6 +101,8 @@ class Assembly:
     cluster: Cluster | None
     # A time-skipping server's view of what is busy (None for a server on the real clock).
     work: WorkTracker | None
+    # Nexus requests that arrive over HTTP, at an endpoint's URL.
+    nexus_inbound: NexusInbound | None = None
 
 
 def assemble(
@@ -216,6 +219,7 @@ def assemble(
         tables={WORKFLOW_SERVICE.full_name: workflow_service, OPERATOR_SERVICE.full_name: operator_service},
         cluster=cluster,
         work=work,
+        nexus_inbound=NexusInbound(nexus_endpoints, nexus_tasks),
     )
 
 

@@ -13,10 +13,12 @@ from google.protobuf.descriptor import ServiceDescriptor
 
 from clepsydra.api.rpc_table import RpcTable
 from clepsydra.http import build_api
+from clepsydra.http.nexus_routes import NexusRoutes
 from clepsydra.http.origin import SameSiteOnly
 from clepsydra.http.serve import HttpServer, bind
 from clepsydra.security import ServerTls
 from clepsydra.server.health import Check, WithHealth
+from clepsydra.services.nexus_inbound import NexusInbound
 from clepsydra.ui import assets
 from clepsydra.ui.app import UiApp
 from clepsydra.ui.login import LOGIN_PATH
@@ -69,15 +71,19 @@ class WebFrontends:
         health: Check,
         tls: ServerTls | None = None,
         authorizes: bool = False,
+        nexus: NexusInbound | None = None,
     ) -> None:
         """`health`: what `GET /health` on the HTTP API port checks (raises if unhealthy).
-        `tls`: serve both over TLS; `authorizes`: the tables check tokens (the UI signs in)."""
+        `tls`: serve both over TLS; `authorizes`: the tables check tokens (the UI signs in).
+        `nexus`: serve Nexus endpoints' URLs on the HTTP API port (not where tokens are
+        checked: those routes do not pass through the RPC tables' guard)."""
         context = None if tls is None else tls.ssl_context()
         self.scheme = "http" if tls is None else "https"
         if self.config.http_port is not None:
             api = build_api(services, tables, shorthand=True)
             sock = self._bind(self.config.http_port, "HTTP API", self.config.http_fallback)
-            app = SameSiteOnly(WithHealth(api, health), self.ip)
+            served = api if nexus is None or authorizes else NexusRoutes(api, nexus)
+            app = SameSiteOnly(WithHealth(served, health), self.ip)
             self.http = HttpServer(app, sock, on_stop=api.close, tls=context)
             await self.http.start()
         if self.config.ui_port is not None:
