@@ -23,6 +23,7 @@ from temporalio.api.workflowservice.v1 import (
     DescribeNamespaceRequest,
     DescribeWorkflowExecutionRequest,
     RegisterNamespaceRequest,
+    ResetWorkflowExecutionRequest,
 )
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
@@ -32,6 +33,7 @@ from tests.integration.nexus_support import (
     Call,
     Caller,
     FailingGreeting,
+    Gate,
     GreeterHandler,
     Greeting,
     Seen,
@@ -84,7 +86,7 @@ async def seen(nexus: Nexus, task_queue: str) -> AsyncIterator[Seen]:
     handler_worker = Worker(
         nexus.handler,
         task_queue=nexus.task_queue,
-        workflows=[Greeting, FailingGreeting, SleepingGreeting],
+        workflows=[Greeting, FailingGreeting, SleepingGreeting, Gate],
         nexus_service_handlers=[GreeterHandler(seen)],
     )
     caller_worker = Worker(nexus.caller, task_queue=task_queue, workflows=[Caller])
@@ -324,3 +326,28 @@ async def test_a_started_operation_times_out_after_its_start_to_close_timeout(
     timed_out = only(events, Event.EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT)
     cause = timed_out.nexus_operation_timed_out_event_attributes.failure.cause
     assert cause.timeout_failure_info.timeout_type == TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE
+
+
+async def test_a_reset_caller_keeps_its_started_operation(nexus: Nexus, task_queue: str, seen: Seen) -> None:
+    gate = uuid.uuid4().hex[:8]
+    handle = await call(nexus, task_queue, "gate", gate)
+    await wait_for_event(handle, "NEXUS_OPERATION_STARTED")
+    # The last completed workflow task, after the operation started: the new run keeps it pending.
+    async with asyncio.timeout(30):
+        while (await event_types(handle))[-1] != "WORKFLOW_TASK_COMPLETED":
+            await asyncio.sleep(0.1)
+    last = (await history_events(handle))[-1]
+    reset = await nexus.caller.workflow_service.reset_workflow_execution(
+        ResetWorkflowExecutionRequest(
+            namespace=nexus.caller.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=handle.id),
+            reason="again",
+            workflow_task_finish_event_id=last.event_id,
+            request_id=str(uuid.uuid4()),
+        )
+    )
+    await nexus.handler.get_workflow_handle(f"gate-{gate}").signal(Gate.open, "after the reset")
+    new_run = nexus.caller.get_workflow_handle(handle.id, run_id=reset.run_id)
+    assert await new_run.result() == f"{gate} opened with after the reset"
+    types = [t for t in await event_types(new_run) if t.startswith("NEXUS")]
+    assert types == ["NEXUS_OPERATION_SCHEDULED", "NEXUS_OPERATION_STARTED", "NEXUS_OPERATION_COMPLETED"]

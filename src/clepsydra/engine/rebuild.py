@@ -2,7 +2,7 @@
 
 Only what a run carried on from the rebuilt point needs is restored: pending
 activities and timers, signals already received, cancel requests, search
-attributes, memo and accepted updates. Children and outgoing signals belong to the
+attributes, memo, accepted updates and Nexus operations. Children and outgoing signals belong to the
 run that issued them and are not carried over.
 """
 
@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from temporalio.api.history.v1 import HistoryEvent
 
+from clepsydra.engine import nexus_rebuild
 from clepsydra.engine.state import ActivityInfo, ExecutionState, TimerInfo, UpdateInfo
 from clepsydra.engine.workflow import merge_payloads
 
@@ -41,6 +42,7 @@ def rebuild(
     )
     for event in events[1:]:
         _apply(state, event)
+        nexus_rebuild.apply(state, event)
     state.next_event_id = events[-1].event_id + 1
     return state
 

@@ -15,7 +15,7 @@ from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.api.failure.v1 import Failure, ResetWorkflowFailureInfo
 from temporalio.api.history.v1 import HistoryEvent, WorkflowTaskFailedEventAttributes
 
-from clepsydra.engine import activity, workflow, workflow_task
+from clepsydra.engine import activity, nexus_rebuild, workflow, workflow_task
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.rebuild import rebuild
 from clepsydra.engine.state import ExecutionState
@@ -81,6 +81,7 @@ def reset(
         activity.redispatch(m, info)
     for timer in state.timers.values():
         m.add_timer(TimerTask(TimerKind.USER_TIMER, timer.fire_time, event_id=timer.started_event_id))
+    nexus_rebuild.resume(m)
     run_timeout = state.start.workflow_run_timeout.ToTimedelta()
     if run_timeout.total_seconds() > 0:
         m.add_timer(TimerTask(TimerKind.WORKFLOW_RUN_TIMEOUT, now + run_timeout))

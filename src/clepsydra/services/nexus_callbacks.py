@@ -9,6 +9,8 @@ again, which the caller ignores (its operation is closed by then).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from temporalio.api.common.v1 import Callback
 from temporalio.api.enums.v1 import CallbackState, EventType, TimeoutType
 from temporalio.api.failure.v1 import Failure, TerminatedFailureInfo, TimeoutFailureInfo
@@ -17,7 +19,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from clepsydra.engine import nexus_callbacks, nexus_operations
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.nexus_operations import Failed, Succeeded
-from clepsydra.engine.state import ExecutionState
+from clepsydra.engine.state import ExecutionKey, ExecutionState
 from clepsydra.engine.tasks import TransferTask
 from clepsydra.errors import NotFound, ServiceError
 from clepsydra.history.core import HistoryCore
@@ -61,17 +63,28 @@ class NexusCallbacks:
         try:
             token = CallbackToken.decode(header.get(CALLBACK_TOKEN_HEADER, ""))
             operation_token = header.get(OPERATION_TOKEN_HEADER, "")
-            delivered = await self.core.update(
-                token.key,
-                lambda m: nexus_operations.complete(
+
+            def complete(m: Mutation) -> bool:
+                return nexus_operations.complete(
                     m, token.scheduled_event_id, token.request_id, outcome, operation_token
-                ),
-            )
-        except NotFound:
-            return Failure(message="workflow execution not found")
+                )
+
+            delivered = await self._complete(token.key, complete)
+            if not delivered:
+                # The caller was reset since: its current run holds the operation, if any does.
+                current = await self.core.current(token.namespace_id, token.workflow_id)
+                if current is not None and current.run_id != token.run_id:
+                    key = ExecutionKey(token.namespace_id, token.workflow_id, current.run_id)
+                    delivered = await self._complete(key, complete)
         except ServiceError as error:
             return Failure(message=error.message)
         return None if delivered else Failure(message="operation not found")
+
+    async def _complete(self, key: ExecutionKey, complete: Callable[[Mutation], bool]) -> bool:
+        try:
+            return await self.core.update(key, complete)
+        except NotFound:
+            return False
 
 
 def _outcome(closing: HistoryEvent) -> Succeeded | Failed | None:
