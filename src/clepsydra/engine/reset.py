@@ -13,7 +13,11 @@ from datetime import datetime
 
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.api.failure.v1 import Failure, ResetWorkflowFailureInfo
-from temporalio.api.history.v1 import HistoryEvent, WorkflowTaskFailedEventAttributes
+from temporalio.api.history.v1 import (
+    HistoryEvent,
+    WorkflowTaskFailedEventAttributes,
+    WorkflowTaskStartedEventAttributes,
+)
 
 from clepsydra.engine import activity, nexus_rebuild, workflow, workflow_task
 from clepsydra.engine.mutation import Mutation
@@ -22,11 +26,7 @@ from clepsydra.engine.state import ExecutionState
 from clepsydra.engine.tasks import TimerKind, TimerTask
 from clepsydra.errors import InvalidArgument
 
-RESETTABLE = {
-    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
-}
+IDENTITY = "history-service"
 
 
 def reset(
@@ -38,25 +38,31 @@ def reset(
     reason: str,
     request_id: str,
 ) -> Mutation:
-    by_id = {e.event_id: e for e in events}
-    finish = by_id.get(finish_event_id)
-    started = by_id.get(finish_event_id - 1)
-    if (
-        finish is None
-        or finish.event_type not in RESETTABLE
-        or started is None
-        or started.event_type != EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
+    if not 1 < finish_event_id <= len(events):
+        raise InvalidArgument("Workflow task finish ID must be > 1 && <= workflow last event ID.")
+    # The run replays up to the event before: a workflow task scheduled or started there is
+    # the one that fails, as on the reference (a scheduled one is first recorded started).
+    prefix = [e for e in events if e.event_id < finish_event_id]
+    last = prefix[-1]
+    if last.event_type not in (
+        EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+        EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
     ):
         raise InvalidArgument(
-            f"Invalid WorkflowTaskFinishEventId {finish_event_id}: it must be the id of a workflow task "
-            "completed, failed or timed out event."
+            "Can only reset workflow to event ID in range "
+            f"[WorkflowTaskScheduled +1, WorkflowTaskStarted + 1]: {finish_event_id}"
         )
-    prefix = [e for e in events if e.event_id < finish_event_id]
     state = rebuild(prefix, base.namespace_id, base.namespace, new_run_id, base.first_run_id, request_id)
     state.start_time = now
     m = Mutation(state, now)
     m.events.extend(prefix)
     m.touch()
+    started = last
+    if last.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+        started = m.add_event(
+            EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+            WorkflowTaskStartedEventAttributes(scheduled_event_id=last.event_id, identity=IDENTITY),
+        )
     m.add_event(
         EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
         WorkflowTaskFailedEventAttributes(
@@ -64,7 +70,7 @@ def reset(
             started_event_id=started.event_id,
             cause=WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW,
             failure=Failure(message=reason, reset_workflow_failure_info=ResetWorkflowFailureInfo()),
-            identity="history-service",
+            identity=IDENTITY,
             base_run_id=base.run_id,
             new_run_id=new_run_id,
         ),
