@@ -29,7 +29,14 @@ from temporalio.api.workflowservice.v1 import (
     StartWorkflowExecutionRequest,
 )
 
-from clepsydra.engine import commands, nexus_callbacks, nexus_operations, workflow, workflow_task
+from clepsydra.engine import (
+    commands,
+    nexus_callbacks,
+    nexus_cancels,
+    nexus_operations,
+    workflow,
+    workflow_task,
+)
 from clepsydra.engine.fire import fire, is_live
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.nexus_operations import Failed, Started, Succeeded
@@ -235,12 +242,12 @@ def test_a_cancel_request_waits_for_the_start_then_is_sent() -> None:
     assert [t.kind for t in run.last.transfer_tasks] == [TransferKind.NEXUS_CANCEL]
     cancel_info = operation(run).cancel
     assert cancel_info is not None and cancel_info.attempt == 1
-    run.apply(nexus_operations.record_cancel, 5, 1, Failed(Failure(message="busy"), retryable=True))
+    run.apply(nexus_cancels.record_cancel, 5, 1, Failed(Failure(message="busy"), retryable=True))
     assert cancel_info.state == NexusOperationCancellationState.NEXUS_OPERATION_CANCELLATION_STATE_BACKING_OFF
     (retry,) = run.last.timer_tasks
     run.advance(1)
     run.apply(fire, retry)
-    run.apply(nexus_operations.record_cancel, 5, 2, None)
+    run.apply(nexus_cancels.record_cancel, 5, 2, None)
     # A workflow task is scheduled already (for the Started event): the news follows it.
     assert run.types()[-3:] == [
         "NEXUS_OPERATION_STARTED",

@@ -10,7 +10,16 @@ from temporalio.api.enums.v1 import CommandType, WorkflowTaskFailedCause
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.protocol.v1 import Message
 
-from clepsydra.engine import activity, children, external, nexus_operations, timers, updates, workflow
+from clepsydra.engine import (
+    activity,
+    children,
+    external,
+    nexus_cancels,
+    nexus_operations,
+    timers,
+    updates,
+    workflow,
+)
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.workflow_task import CommandError
 
@@ -51,9 +60,7 @@ _HANDLERS: dict[int, _Handler] = {
     CommandType.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION: _ignoring_identity(
         external.request_cancel
     ),
-    CommandType.COMMAND_TYPE_REQUEST_CANCEL_NEXUS_OPERATION: _ignoring_identity(
-        nexus_operations.request_cancel
-    ),
+    CommandType.COMMAND_TYPE_REQUEST_CANCEL_NEXUS_OPERATION: _ignoring_identity(nexus_cancels.request_cancel),
 }
 
 

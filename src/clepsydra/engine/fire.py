@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from clepsydra.engine import activity, nexus_operations, schedules, timers, workflow, workflow_task
+from clepsydra.engine import (
+    activity,
+    nexus_cancels,
+    nexus_operations,
+    schedules,
+    timers,
+    workflow,
+    workflow_task,
+)
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionState
 from clepsydra.engine.tasks import TimerKind, TimerTask
@@ -23,8 +31,10 @@ def fire(m: Mutation, task: TimerTask) -> None:
             workflow_task.schedule(m)
         case TimerKind.SCHEDULE_WAKE:
             schedules.wake(m, task)
-        case TimerKind.NEXUS_TIMEOUT | TimerKind.NEXUS_RETRY | TimerKind.NEXUS_CANCEL_RETRY:
+        case TimerKind.NEXUS_TIMEOUT | TimerKind.NEXUS_RETRY:
             nexus_operations.on_timer(m, task)
+        case TimerKind.NEXUS_CANCEL_RETRY:
+            nexus_cancels.on_timer(m, task)
 
 
 def is_live(state: ExecutionState, task: TimerTask) -> bool:
@@ -42,6 +52,8 @@ def is_live(state: ExecutionState, task: TimerTask) -> bool:
             return workflow_task.current(state, task.event_id, task.attempt) is not None
         case TimerKind.SCHEDULE_WAKE:
             return state.schedule is not None and state.schedule.wake_id == task.event_id
-        case TimerKind.NEXUS_TIMEOUT | TimerKind.NEXUS_RETRY | TimerKind.NEXUS_CANCEL_RETRY:
+        case TimerKind.NEXUS_TIMEOUT | TimerKind.NEXUS_RETRY:
             return nexus_operations.timer_subject(state, task) is not None
+        case TimerKind.NEXUS_CANCEL_RETRY:
+            return nexus_cancels.timer_subject(state, task) is not None
     return True

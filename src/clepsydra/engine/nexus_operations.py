@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio.api.command.v1 import (
-    RequestCancelNexusOperationCommandAttributes,
     ScheduleNexusOperationCommandAttributes,
 )
 from temporalio.api.common.v1 import Link, Payload
@@ -33,9 +32,6 @@ from temporalio.api.failure.v1 import (
 )
 from temporalio.api.history.v1 import (
     NexusOperationCanceledEventAttributes,
-    NexusOperationCancelRequestCompletedEventAttributes,
-    NexusOperationCancelRequestedEventAttributes,
-    NexusOperationCancelRequestFailedEventAttributes,
     NexusOperationCompletedEventAttributes,
     NexusOperationFailedEventAttributes,
     NexusOperationScheduledEventAttributes,
@@ -48,7 +44,6 @@ from clepsydra.engine import limits
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.nexus_state import (
     CancelState,
-    NexusCancel,
     NexusOperationInfo,
     NexusState,
     OperationState,
@@ -216,59 +211,6 @@ def schedule(
     m.add_transfer(TransferTask(TransferKind.NEXUS_START, info.scheduled_event_id))
 
 
-def request_cancel(
-    m: Mutation, completed_event_id: int, command: RequestCancelNexusOperationCommandAttributes
-) -> None:
-    """RequestCancelNexusOperation: recorded at once; sent to the handler once the operation
-    has started (an operation not started yet is canceled when its start is answered)."""
-    scheduled_event_id = command.scheduled_event_id
-    info = pending(m.state, scheduled_event_id)
-    if info is None:
-        if not _closing_buffered(m.state, scheduled_event_id):
-            raise CommandError(
-                BAD_CANCEL,
-                "requested cancelation for a non-existing or already completed operation with scheduled "
-                f"event ID of {scheduled_event_id}",
-            )
-    elif info.cancel is not None:
-        raise CommandError(
-            BAD_CANCEL,
-            "cancelation was already requested for an operation with scheduled event ID "
-            f"{scheduled_event_id}",
-        )
-    record_cancel_request(m, scheduled_event_id, info, completed_event_id)
-
-
-def record_cancel_request(
-    m: Mutation, scheduled_event_id: int, info: NexusOperationInfo | None, completed_event_id: int = 0
-) -> None:
-    """The CancelRequested event; the request goes to the handler once the operation started."""
-    event = m.add_event(
-        EventType.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED,
-        NexusOperationCancelRequestedEventAttributes(
-            scheduled_event_id=scheduled_event_id, workflow_task_completed_event_id=completed_event_id
-        ),
-    )
-    if info is None:
-        return  # it closed while the task was in flight: the worker sees that next
-    info.cancel = NexusCancel(event.event_id, m.now)
-    if info.started:
-        _send_cancel(m, info)
-
-
-def _closing_buffered(state: ExecutionState, scheduled_event_id: int) -> bool:
-    closing = {
-        EventType.EVENT_TYPE_NEXUS_OPERATION_COMPLETED: "nexus_operation_completed_event_attributes",
-        EventType.EVENT_TYPE_NEXUS_OPERATION_FAILED: "nexus_operation_failed_event_attributes",
-        EventType.EVENT_TYPE_NEXUS_OPERATION_CANCELED: "nexus_operation_canceled_event_attributes",
-        EventType.EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT: "nexus_operation_timed_out_event_attributes",
-    }
-    return any(
-        e.event_type in closing and getattr(e, closing[e.event_type]).scheduled_event_id == scheduled_event_id
-        for e in state.buffered_events
-    )
-
-
 # -- the start request and its answer --------------------------------------------------------
 
 
@@ -308,7 +250,7 @@ def record_start(m: Mutation, scheduled_event_id: int, attempt: int, outcome: Ou
         case Failed(retryable=True):
             info.last_attempt_failure = outcome.failure
             info.state = OperationState.PENDING_NEXUS_OPERATION_STATE_BACKING_OFF
-            info.next_attempt_schedule_time = m.now + _backoff(info.attempt)
+            info.next_attempt_schedule_time = m.now + backoff(info.attempt)
             m.add_timer(
                 TimerTask(TimerKind.NEXUS_RETRY, info.next_attempt_schedule_time, scheduled_event_id, attempt)
             )
@@ -317,7 +259,7 @@ def record_start(m: Mutation, scheduled_event_id: int, attempt: int, outcome: Ou
             _close_unsuccessfully(m, info, outcome)
 
 
-def _backoff(attempt: int) -> timedelta:
+def backoff(attempt: int) -> timedelta:
     backoff = RETRY_INITIAL_INTERVAL * RETRY_BACKOFF_COEFFICIENT ** (attempt - 1)
     return min(backoff, RETRY_MAXIMUM_INTERVAL)
 
@@ -348,7 +290,7 @@ def _start(m: Mutation, info: NexusOperationInfo, started: Started) -> None:
             )
         )
     if info.cancel is not None:
-        _send_cancel(m, info)
+        send_cancel(m, info)
 
 
 # -- how it ends -----------------------------------------------------------------------------
@@ -444,70 +386,19 @@ def _remove(m: Mutation, info: NexusOperationInfo) -> None:
     m.touch()
 
 
-# -- cancel requests -------------------------------------------------------------------------
-
-
-def _send_cancel(m: Mutation, info: NexusOperationInfo) -> None:
+def send_cancel(m: Mutation, info: NexusOperationInfo) -> None:
+    """Send the operation's cancel request (again) to its handler."""
     assert info.cancel is not None
     info.cancel.state = CancelState.NEXUS_OPERATION_CANCELLATION_STATE_SCHEDULED
     info.cancel.attempt += 1
     m.add_transfer(TransferTask(TransferKind.NEXUS_CANCEL, info.scheduled_event_id))
 
 
-def cancelable(state: ExecutionState, scheduled_event_id: int) -> NexusOperationInfo | None:
-    """The operation, if a cancel request is due for it now."""
-    info = pending(state, scheduled_event_id) if state.running else None
-    if info is None or info.cancel is None:
-        return None
-    if info.cancel.state != CancelState.NEXUS_OPERATION_CANCELLATION_STATE_SCHEDULED:
-        return None
-    return info
-
-
-def record_cancel(m: Mutation, scheduled_event_id: int, attempt: int, failed: Failed | None) -> None:
-    """What the cancel request of `attempt` brought back (None: the handler accepted it)."""
-    info = cancelable(m.state, scheduled_event_id)
-    if info is None or info.cancel is None or info.cancel.attempt != attempt:
-        return
-    cancel = info.cancel
-    cancel.last_attempt_complete_time = m.now
-    if failed is None:
-        cancel.state = CancelState.NEXUS_OPERATION_CANCELLATION_STATE_SUCCEEDED
-        event = m.add_external_event(
-            EventType.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUEST_COMPLETED,
-            NexusOperationCancelRequestCompletedEventAttributes(
-                requested_event_id=cancel.requested_event_id, scheduled_event_id=scheduled_event_id
-            ),
-        )
-        event.worker_may_ignore = True
-    elif failed.retryable:
-        cancel.state = CancelState.NEXUS_OPERATION_CANCELLATION_STATE_BACKING_OFF
-        cancel.last_attempt_failure = failed.failure
-        cancel.next_attempt_schedule_time = m.now + _backoff(cancel.attempt)
-        m.add_timer(
-            TimerTask(
-                TimerKind.NEXUS_CANCEL_RETRY, cancel.next_attempt_schedule_time, scheduled_event_id, attempt
-            )
-        )
-        m.touch()
-    else:
-        cancel.state = CancelState.NEXUS_OPERATION_CANCELLATION_STATE_FAILED
-        cancel.last_attempt_failure = failed.failure
-        event = m.add_external_event(
-            EventType.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUEST_FAILED,
-            NexusOperationCancelRequestFailedEventAttributes(
-                requested_event_id=cancel.requested_event_id,
-                scheduled_event_id=scheduled_event_id,
-                failure=failed.failure,
-            ),
-        )
-        event.worker_may_ignore = True
-
-
 # -- timers ----------------------------------------------------------------------------------
 
 
 def on_timer(m: Mutation, task: TimerTask) -> None:
+    """A timeout or a start request's backoff came due (cancel requests: nexus_cancels.py)."""
     info = timer_subject(m.state, task)
     if info is None:
         return
@@ -520,11 +411,6 @@ def on_timer(m: Mutation, task: TimerTask) -> None:
             info.next_attempt_schedule_time = None
             m.add_transfer(TransferTask(TransferKind.NEXUS_START, info.scheduled_event_id))
             m.touch()
-        case TimerKind.NEXUS_CANCEL_RETRY:
-            assert info.cancel is not None
-            info.cancel.next_attempt_schedule_time = None
-            _send_cancel(m, info)
-            m.touch()
 
 
 def timer_subject(state: ExecutionState, task: TimerTask) -> NexusOperationInfo | None:
@@ -535,12 +421,6 @@ def timer_subject(state: ExecutionState, task: TimerTask) -> NexusOperationInfo 
     if task.kind == TimerKind.NEXUS_RETRY:
         backing_off = info.state == OperationState.PENDING_NEXUS_OPERATION_STATE_BACKING_OFF
         return info if backing_off and info.attempt == task.attempt else None
-    if task.kind == TimerKind.NEXUS_CANCEL_RETRY:
-        cancel = info.cancel
-        waiting = (
-            cancel is not None and cancel.state == CancelState.NEXUS_OPERATION_CANCELLATION_STATE_BACKING_OFF
-        )
-        return info if waiting and cancel is not None and cancel.attempt == task.attempt else None
     # A schedule-to-start timeout is moot once the operation started, a start-to-close one before.
     if task.timeout_type == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START and info.started:
         return None

@@ -24,7 +24,7 @@ from temporalio.api.history.v1 import HistoryEvent, WorkflowExecutionStartedEven
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import StartNexusOperationExecutionRequest
 
-from clepsydra.engine import nexus_operations, start, workflow
+from clepsydra.engine import nexus_cancels, nexus_operations, start, workflow
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.nexus_state import NexusOperationInfo, NexusState, StandaloneNexus
 from clepsydra.engine.schedule_views import json_payload
@@ -149,7 +149,7 @@ def request_cancel(m: Mutation, reason: str) -> None:
     if info.cancel is not None:
         return
     standalone.canceled_reason = reason
-    nexus_operations.record_cancel_request(m, info.scheduled_event_id, info)
+    nexus_cancels.record_cancel_request(m, info.scheduled_event_id, info)
 
 
 def terminate(m: Mutation, reason: str, identity: str, request_id: str = "") -> None:

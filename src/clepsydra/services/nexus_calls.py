@@ -25,7 +25,7 @@ from temporalio.api.nexus.v1 import CancelOperationRequest, Request, StartOperat
 from temporalio.api.nexus.v1 import Link as NexusLink
 
 from clepsydra.clock import Clock
-from clepsydra.engine import nexus_operations
+from clepsydra.engine import nexus_cancels, nexus_operations
 from clepsydra.engine.nexus_operations import Failed, Outcome, Started, Succeeded
 from clepsydra.engine.nexus_state import NexusOperationInfo
 from clepsydra.engine.state import ExecutionKey, ExecutionState
@@ -125,7 +125,7 @@ class NexusCalls:
         return _start_outcome(answer)
 
     async def cancel(self, source: ExecutionState, task: TransferTask) -> None:
-        info = nexus_operations.cancelable(source, task.event_id)
+        info = nexus_cancels.cancelable(source, task.event_id)
         if info is None or info.cancel is None:
             await self.core.delete_transfer(source.key, task.key)
             return
@@ -133,7 +133,7 @@ class NexusCalls:
         failed = await self._cancel(source, info)
         await self.core.update(
             source.key,
-            lambda m: nexus_operations.record_cancel(m, info.scheduled_event_id, attempt, failed),
+            lambda m: nexus_cancels.record_cancel(m, info.scheduled_event_id, attempt, failed),
             done_transfer=task.key,
         )
 
