@@ -8,13 +8,15 @@ import asyncio
 import uuid
 
 import httpx
+import pytest
 from temporalio.api.nexus.v1 import EndpointSpec, EndpointTarget
 from temporalio.api.operatorservice.v1 import CreateNexusEndpointRequest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from tests.http.conftest import HttpServer
-from tests.integration.nexus_support import GreeterHandler, Greeting, Seen
+from tests.integration.nexus_support import Call, Caller, GreeterHandler, Greeting, Seen
+from tests.server_process import use_reference
 
 
 async def test_endpoints_are_created_listed_read_updated_and_deleted_over_http(
@@ -99,3 +101,47 @@ async def test_an_endpoint_url_serves_the_nexus_protocol(
         "metadata": {"type": "nexus.HandlerError"},
         "details": {"type": "NOT_FOUND", "retryableOverride": False},
     }
+
+
+@pytest.mark.skipif(
+    use_reference(), reason="the reference calls external URLs only when allowed by its config"
+)
+async def test_an_endpoint_with_an_external_target_is_called_over_http(
+    http_server: HttpServer, http_client: httpx.AsyncClient
+) -> None:
+    """An endpoint whose target is a URL, here this server's own Nexus route for another
+    endpoint: the start request, the handler's answer and (for an async operation) its
+    completion callback all go over HTTP."""
+    client = await Client.connect(http_server.target)
+    handlers, callers = f"nexus-handlers-{uuid.uuid4()}", f"nexus-callers-{uuid.uuid4()}"
+    worker_target = EndpointTarget(worker=EndpointTarget.Worker(namespace="default", task_queue=handlers))
+    inner = await client.operator_service.create_nexus_endpoint(
+        CreateNexusEndpointRequest(
+            spec=EndpointSpec(name=f"inner-{uuid.uuid4().hex[:8]}", target=worker_target)
+        )
+    )
+    url = f"{http_server.base_url}/nexus/endpoints/{inner.endpoint.id}/services"
+    outer_name = f"outer-{uuid.uuid4().hex[:8]}"
+    await client.operator_service.create_nexus_endpoint(
+        CreateNexusEndpointRequest(
+            spec=EndpointSpec(
+                name=outer_name, target=EndpointTarget(external=EndpointTarget.External(url=url))
+            )
+        )
+    )
+    handler_worker = Worker(
+        client, task_queue=handlers, workflows=[Greeting], nexus_service_handlers=[GreeterHandler(Seen())]
+    )
+    async with handler_worker, Worker(client, task_queue=callers, workflows=[Caller]):
+        results = [
+            await client.execute_workflow(
+                Caller.run, Call(outer_name, operation, text), id=f"caller-{uuid.uuid4()}", task_queue=callers
+            )
+            for operation, text in (("echo", "hi"), ("greet", "world"), ("refuse", "x"), ("fail", "y"))
+        ]
+    assert results == [
+        "echo hi",
+        "hello world",
+        "HandlerError: bad x",
+        "ApplicationError: OperationError: failed y",
+    ]

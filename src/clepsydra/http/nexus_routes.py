@@ -2,6 +2,8 @@
 
     POST /nexus/endpoints/{id}/services/{service}/{operation}          start an operation
     POST /nexus/endpoints/{id}/services/{service}/{operation}/cancel   cancel one (by its token)
+    POST /namespaces/{namespace}/nexus/callback                          an external handler's
+                                                                         completion of ours
 
 A start answers 200 with the result (a sync operation), 201 with the operation's token (an
 async one), 424 if the operation failed, or the status of the handler's error; the request
@@ -16,19 +18,20 @@ import re
 import uuid
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload
-from temporalio.api.failure.v1 import Failure
 from temporalio.api.nexus.v1 import Link
 
-from clepsydra.errors import NotFound
+from clepsydra.engine.nexus_operations import Failed, Succeeded
+from clepsydra.errors import InvalidArgument, NotFound
+from clepsydra.services import nexus_external
 from clepsydra.services.nexus_inbound import ENDPOINT_NOT_FOUND, NexusInbound, start_request
 from clepsydra.services.nexus_tasks import Answered, HandlerFailed
 
 _PATH = re.compile(r"^/nexus/endpoints/([^/]+)/services/([^/]+)/([^/]+?)(/cancel)?$")
+_CALLBACK = re.compile(r"^/namespaces/([^/]+)/nexus/callback$")
 _LINK = re.compile(r'<([^>]*)>\s*;\s*type="([^"]*)"')
 DEFAULT_TIMEOUT = 10.0
 # Headers that describe the HTTP request itself, not the Nexus one.
@@ -55,8 +58,13 @@ class NexusRoutes:
         self.inbound = inbound
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        match = _PATH.match(scope.get("path", "")) if scope["type"] == "http" else None
-        if match is None or scope["method"] != "POST":
+        path = scope.get("path", "") if scope["type"] == "http" and scope["method"] == "POST" else ""
+        if _CALLBACK.match(path):
+            response = await self._callback(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        match = _PATH.match(path)
+        if match is None:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
@@ -113,7 +121,9 @@ class NexusRoutes:
         failure = started.failure
         state = "canceled" if failure.HasField("canceled_failure_info") else "failed"
         return JSONResponse(
-            _failure_body(failure), 424, headers=_worker_failure({"nexus-operation-state": state})
+            nexus_external.failure_body(failure),
+            424,
+            headers=_worker_failure({"nexus-operation-state": state}),
         )
 
     async def _cancel(self, request: Request, endpoint_id: str, service: str, operation: str) -> Response:
@@ -127,6 +137,30 @@ class NexusRoutes:
         if isinstance(answer, HandlerFailed):
             return _failed(answer)
         return Response(status_code=202)
+
+    async def _callback(self, request: Request) -> Response:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        body = await request.body()
+        state = headers.get("nexus-operation-state", "")
+        outcome: Succeeded | Failed
+        if state == "succeeded":
+            outcome = Succeeded(
+                nexus_external.payload_of(body, headers.get("content-type", "")) if body else None
+            )
+        elif state in ("failed", "canceled"):
+            failure = nexus_external.failure_of(json.loads(body) if body else {})
+            outcome = Failed(failure, canceled=state == "canceled")
+        else:
+            return _handler_error(400, f"invalid operation state: {state!r}", "BAD_REQUEST")
+        token = headers.get("temporal-callback-token", "")
+        operation_token = headers.get("nexus-operation-token", "") or headers.get("nexus-operation-id", "")
+        try:
+            delivered = await self.inbound.complete(token, outcome, operation_token)
+        except InvalidArgument as error:
+            return _handler_error(400, error.message, "BAD_REQUEST")
+        if not delivered:
+            return _handler_error(404, "operation not found", "NOT_FOUND")
+        return Response(status_code=200)
 
 
 def _payload(body: bytes, content_type: str) -> Payload:
@@ -157,23 +191,10 @@ def _add_links(response: Response, links: Any) -> None:
         response.headers.append("nexus-link", f'<{link.url}>; type="{link.type}"')
 
 
-def _failure_body(failure: Failure) -> dict[str, Any]:
-    """A Temporal failure in the Nexus failure shape: its message, and the rest as details."""
-    details = Failure()
-    details.CopyFrom(failure)
-    details.message = ""
-    body: dict[str, Any] = {"message": failure.message}
-    if failure.stack_trace:
-        body["stackTrace"] = failure.stack_trace
-    body["metadata"] = {"type": "temporal.api.failure.v1.Failure"}
-    body["details"] = MessageToDict(details)
-    return body
-
-
 def _failed(answer: HandlerFailed) -> Response:
     info = answer.failure.nexus_handler_failure_info
     status = STATUS.get(info.type, 500)
-    return JSONResponse(_failure_body(answer.failure), status, headers=_worker_failure({}))
+    return JSONResponse(nexus_external.failure_body(answer.failure), status, headers=_worker_failure({}))
 
 
 def _worker_failure(headers: dict[str, str]) -> dict[str, str]:

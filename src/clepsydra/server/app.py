@@ -189,6 +189,8 @@ class Server:
             authorizes=self.guard is not None,
             nexus=self.parts.nexus_inbound,
         )
+        if self.web.http_address is not None and self.guard is None and self.parts.nexus_inbound is not None:
+            self.parts.nexus_inbound.serve_callbacks_at(f"{self.web.scheme}://{self.web.http_address}")
         if self.metrics is not None:
             assert self.config.metrics_port is not None
             self.metrics.start(self.config.ip, self.config.metrics_port)

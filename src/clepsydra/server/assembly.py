@@ -148,6 +148,8 @@ def assemble(
     polls = Polls(core, matching, clock, queries, responses)
     nexus_endpoints = NexusEndpoints(endpoint_store(store), namespaces, clock)
     nexus_tasks = NexusTasks(matching, clock, address)
+    nexus_calls = NexusCalls(core, nexus_tasks, nexus_endpoints, clock)
+    nexus_callbacks = NexusCallbacks(core)
     completions = Completions(core, responses, tokens, search_attributes.validate, nexus_endpoints.ids)
     visibility = Visibility(store, namespaces, search_attributes)
     schedules = Schedules(core, clock, visibility, search_attributes.validate)
@@ -210,16 +212,14 @@ def assemble(
         matching=matching,
         timers=timers,
         transfers=transfers,
-        transfer_actions=TransferActions(
-            core, workflows, NexusCalls(core, nexus_tasks, nexus_endpoints, clock), NexusCallbacks(core)
-        ),
+        transfer_actions=TransferActions(core, workflows, nexus_calls, nexus_callbacks),
         namespaces=namespaces,
         search_attributes=search_attributes,
         jobs=jobs,
         tables={WORKFLOW_SERVICE.full_name: workflow_service, OPERATOR_SERVICE.full_name: operator_service},
         cluster=cluster,
         work=work,
-        nexus_inbound=NexusInbound(nexus_endpoints, nexus_tasks),
+        nexus_inbound=NexusInbound(nexus_endpoints, nexus_tasks, nexus_calls, nexus_callbacks),
     )
 
 

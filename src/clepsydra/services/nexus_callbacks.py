@@ -4,7 +4,8 @@ The run's outcome is read from its closing event and handed to the operation its
 callback names. A callback to this same server (`temporal://system`) is delivered through
 the update path on the caller's execution, with no network hop: the caller's change is
 committed before the callback is recorded delivered, so a crash in between delivers it
-again, which the caller ignores (its operation is closed by then).
+again, which the caller ignores (its operation is closed by then). A callback to an http(s)
+URL (a caller elsewhere, through the Nexus HTTP routes) is POSTed there, once.
 """
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ from clepsydra.engine.state import ExecutionKey, ExecutionState
 from clepsydra.engine.tasks import TransferTask
 from clepsydra.errors import NotFound, ServiceError
 from clepsydra.history.core import HistoryCore
+from clepsydra.services import nexus_external
 from clepsydra.services.nexus_calls import (
     CALLBACK_TOKEN_HEADER,
     OPERATION_TOKEN_HEADER,
     SYSTEM_CALLBACK_URL,
     CallbackToken,
 )
+
+# How long a callback to another server may take to be answered.
+CALL_TIMEOUT = 10.0
 
 
 class NexusCallbacks:
@@ -57,28 +62,39 @@ class NexusCallbacks:
         """None once delivered; the failure if it cannot be, ever."""
         if outcome is None:
             return Failure(message="the run did not close with an outcome to deliver")
-        if callback.nexus.url != SYSTEM_CALLBACK_URL:
-            return Failure(message=f"unsupported callback URL: {callback.nexus.url}")
         header = {key.lower(): value for key, value in callback.nexus.header.items()}
+        operation_token = header.get(OPERATION_TOKEN_HEADER, "")
+        url = callback.nexus.url
+        if url.startswith(("http://", "https://")):
+            return await nexus_external.deliver(
+                url, callback.nexus.header, outcome, operation_token, CALL_TIMEOUT
+            )
+        if url != SYSTEM_CALLBACK_URL:
+            return Failure(message=f"unsupported callback URL: {url}")
         try:
             token = CallbackToken.decode(header.get(CALLBACK_TOKEN_HEADER, ""))
-            operation_token = header.get(OPERATION_TOKEN_HEADER, "")
-
-            def complete(m: Mutation) -> bool:
-                return nexus_operations.complete(
-                    m, token.scheduled_event_id, token.request_id, outcome, operation_token
-                )
-
-            delivered = await self._complete(token.key, complete)
-            if not delivered:
-                # The caller was reset since: its current run holds the operation, if any does.
-                current = await self.core.current(token.namespace_id, token.workflow_id)
-                if current is not None and current.run_id != token.run_id:
-                    key = ExecutionKey(token.namespace_id, token.workflow_id, current.run_id)
-                    delivered = await self._complete(key, complete)
+            delivered = await self.complete(token, outcome, operation_token)
         except ServiceError as error:
             return Failure(message=error.message)
         return None if delivered else Failure(message="operation not found")
+
+    async def complete(self, token: CallbackToken, outcome: Succeeded | Failed, operation_token: str) -> bool:
+        """Close the operation a callback token names; False if there is no such operation.
+        A caller reset since holds the operation in its current run, if any run does."""
+
+        def complete(m: Mutation) -> bool:
+            return nexus_operations.complete(
+                m, token.scheduled_event_id, token.request_id, outcome, operation_token
+            )
+
+        if await self._complete(token.key, complete):
+            return True
+        current = await self.core.current(token.namespace_id, token.workflow_id)
+        if current is None or current.run_id == token.run_id:
+            return False
+        return await self._complete(
+            ExecutionKey(token.namespace_id, token.workflow_id, current.run_id), complete
+        )
 
     async def _complete(self, key: ExecutionKey, complete: Callable[[Mutation], bool]) -> bool:
         try:

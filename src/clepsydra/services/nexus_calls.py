@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from temporalio.api.common.v1 import Link
 from temporalio.api.enums.v1 import EventType
@@ -32,7 +33,7 @@ from clepsydra.engine.state import ExecutionKey, ExecutionState
 from clepsydra.engine.tasks import TransferTask
 from clepsydra.errors import InvalidArgument
 from clepsydra.history.core import HistoryCore
-from clepsydra.services import nexus_links
+from clepsydra.services import nexus_external, nexus_links
 from clepsydra.services.nexus_endpoints import NexusEndpoints
 from clepsydra.services.nexus_tasks import Answer, Answered, HandlerFailed, NexusTasks, go_duration
 
@@ -79,6 +80,8 @@ class NexusCalls:
         self.tasks = tasks
         self.endpoints = endpoints
         self.clock = clock
+        # This server's HTTP API, for external handlers' callbacks (set once it serves one).
+        self.callback_base = ""
 
     async def start(self, source: ExecutionState, task: TransferTask) -> None:
         info = nexus_operations.startable(source, task.event_id)
@@ -97,14 +100,27 @@ class NexusCalls:
         timeout = nexus_operations.request_timeout(info, self.clock.now())
         if timeout is None:
             return None  # too little time left: the operation times out
-        target = await self.endpoints.resolve_id(info.endpoint_id)
-        if target is None:
-            return Failed(handler_failure("NOT_FOUND", "endpoint not registered"))
         token = CallbackToken(
             source.namespace_id, source.workflow_id, source.run_id, info.scheduled_event_id, info.request_id
         )
         link = nexus_links.to_nexus(_scheduled_link(source, info))
         assert link is not None
+        target = await self.endpoints.resolve_id(info.endpoint_id)
+        if target is None:
+            url = await self.endpoints.external_url(info.endpoint_id)
+            if url is None:
+                return Failed(handler_failure("NOT_FOUND", "endpoint not registered"))
+            header = {**self._header(info, link), "request-timeout": go_duration(timeout.total_seconds())}
+            return await nexus_external.start(
+                url,
+                info.service,
+                info.operation,
+                info.input,
+                header,
+                self._callback_url(source.namespace),
+                {CALLBACK_TOKEN_HEADER: token.encode()},
+                timeout.total_seconds(),
+            )
         request = Request(
             header=self._header(info, link),
             start_operation=StartOperationRequest(
@@ -138,11 +154,18 @@ class NexusCalls:
         )
 
     async def _cancel(self, source: ExecutionState, info: NexusOperationInfo) -> Failed | None:
-        target = await self.endpoints.resolve_id(info.endpoint_id)
-        if target is None:
-            return Failed(handler_failure("NOT_FOUND", "endpoint not registered"))
         link = nexus_links.to_nexus(_scheduled_link(source, info))
         assert link is not None
+        target = await self.endpoints.resolve_id(info.endpoint_id)
+        if target is None:
+            url = await self.endpoints.external_url(info.endpoint_id)
+            if url is None:
+                return Failed(handler_failure("NOT_FOUND", "endpoint not registered"))
+            timeout = nexus_operations.REQUEST_TIMEOUT.total_seconds()
+            header = self._header(info, link)
+            return await nexus_external.cancel(
+                url, info.service, info.operation, info.operation_token, header, timeout
+            )
         request = Request(
             header=self._header(info, link),
             cancel_operation=CancelOperationRequest(
@@ -162,6 +185,13 @@ class NexusCalls:
             case HandlerFailed():
                 return Failed(answer.failure, retryable=answer.retryable)
         return None
+
+    def _callback_url(self, namespace: str) -> str:
+        """Where an external handler sends the operation's completion: this server's HTTP API
+        (empty if it serves none: the operation can then only complete in its start answer)."""
+        if not self.callback_base:
+            return ""
+        return f"{self.callback_base}/namespaces/{quote(namespace, safe='')}/nexus/callback"
 
     def _header(self, info: NexusOperationInfo, link: NexusLink) -> dict[str, str]:
         header = dict(info.header)

@@ -146,6 +146,14 @@ class NexusEndpoints:
             return None
         return WorkerTarget(row.id, target.worker.namespace, target.worker.task_queue)
 
+    async def external_url(self, endpoint_id: str) -> str | None:
+        """The URL of the endpoint of this id, if it sends requests to an external one."""
+        row = await self._store.get_endpoint(endpoint_id)
+        if row is None:
+            return None
+        target = Endpoint.FromString(row.data).spec.target
+        return target.external.url if target.HasField("external") else None
+
     async def resolve_id(self, endpoint_id: str) -> WorkerTarget | None:
         row = await self._store.get_endpoint(endpoint_id)
         if row is None:

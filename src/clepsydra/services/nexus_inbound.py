@@ -1,6 +1,7 @@
 """Nexus requests that arrive over HTTP, at an endpoint's URL
 (`/nexus/endpoints/{id}/services/{service}/{operation}`): sent to the handler workers of the
-endpoint's target through the same Nexus tasks as a workflow's requests."""
+endpoint's target through the same Nexus tasks as a workflow's requests; and completions of
+this server's operations that external handlers send to its callback URL."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from collections.abc import Mapping, Sequence
 from temporalio.api.common.v1 import Payload
 from temporalio.api.nexus.v1 import CancelOperationRequest, Link, Request, StartOperationRequest
 
+from clepsydra.engine.nexus_operations import Failed, Succeeded
 from clepsydra.errors import NotFound
+from clepsydra.services.nexus_callbacks import NexusCallbacks
+from clepsydra.services.nexus_calls import CallbackToken, NexusCalls
 from clepsydra.services.nexus_endpoints import NexusEndpoints, WorkerTarget
 from clepsydra.services.nexus_tasks import Answer, NexusTasks
 
@@ -17,9 +21,22 @@ ENDPOINT_NOT_FOUND = "nexus endpoint not found"
 
 
 class NexusInbound:
-    def __init__(self, endpoints: NexusEndpoints, tasks: NexusTasks) -> None:
+    def __init__(
+        self, endpoints: NexusEndpoints, tasks: NexusTasks, calls: NexusCalls, callbacks: NexusCallbacks
+    ) -> None:
         self.endpoints = endpoints
         self.tasks = tasks
+        self.calls = calls
+        self.callbacks = callbacks
+
+    def serve_callbacks_at(self, base_url: str) -> None:
+        """This server's HTTP API serves the callback route at `base_url`: operations sent to
+        external endpoints give their handlers a callback URL there."""
+        self.calls.callback_base = base_url
+
+    async def complete(self, token: str, outcome: Succeeded | Failed, operation_token: str) -> bool:
+        """An external handler's completion of one of this server's operations."""
+        return await self.callbacks.complete(CallbackToken.decode(token), outcome, operation_token)
 
     async def start(
         self,
