@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import socket
 import subprocess
@@ -61,17 +62,22 @@ async def _connect(target: str, proc: subprocess.Popen[bytes]) -> Client:
             await asyncio.sleep(0.2)
 
 
-async def _measure(input_bytes: int, counts: list[int], cache_mb: int | None, concurrency: int) -> list[tuple[int, float]]:
+async def _measure(
+    input_bytes: int, counts: list[int], cache_mb: int | None, concurrency: int
+) -> list[tuple[int, float]]:
     port = _free_port()
     with tempfile.TemporaryDirectory() as work:
-        command = [sys.executable, "-m", "clepsydra", "server", "start-dev", "--headless", "--port", str(port),
-                   "--db-filename", os.path.join(work, "memory.db"), "--log-level", "warn"]  # fmt: skip
+        command = [sys.executable, "-m", "clepsydra", "server", "start-dev", "--headless",
+                   "--port", str(port), "--db-filename", os.path.join(work, "memory.db"),
+                   "--log-level", "warn"]  # fmt: skip
         if cache_mb is not None:
             command += ["--cache-size-mb", str(cache_mb)]
         proc = subprocess.Popen(command)
         try:
             client = await _connect(f"127.0.0.1:{port}", proc)
-            data = os.urandom(input_bytes)
+            payloads = Payloads(
+                payloads=[Payload(metadata={"encoding": b"binary/plain"}, data=os.urandom(input_bytes))]
+            )
             gate = asyncio.Semaphore(concurrency)
 
             async def start() -> None:
@@ -83,7 +89,7 @@ async def _measure(input_bytes: int, counts: list[int], cache_mb: int | None, co
                             workflow_type=WorkflowType(name="Open"),
                             task_queue=TaskQueue(name="nobody-polls"),
                             request_id=str(uuid.uuid4()),
-                            input=Payloads(payloads=[Payload(metadata={"encoding": b"binary/plain"}, data=data)]),
+                            input=payloads,
                         )
                     )
 
@@ -103,7 +109,9 @@ async def _measure(input_bytes: int, counts: list[int], cache_mb: int | None, co
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--input-bytes", default="100,2000000", help="input sizes to try, comma-separated")
     parser.add_argument("--counts", default=None, help="open workflows after each round (default by size)")
     parser.add_argument("--cache-size-mb", type=int, default=None)
@@ -117,7 +125,7 @@ def main() -> None:
         default = "1000,5000,10000,20000" if size < 100_000 else "25,50,100,200,400"
         counts = [int(c) for c in (args.counts or default).split(",")]
         samples = asyncio.run(_measure(size, counts, args.cache_size_mb, args.concurrency))
-        for (n0, rss0), (n1, rss1) in zip(samples, samples[1:], strict=False):
+        for (n0, rss0), (n1, rss1) in itertools.pairwise(samples):
             rows.append(f"| {size:,} B | {n1:,} | {rss1:.0f} | {(rss1 - rss0) / (n1 - n0):.3f} |")
     print("| input | open workflows | server RSS MB | MB per workflow since the last row |")
     print("|---:|---:|---:|---:|")

@@ -364,8 +364,16 @@ class HistoryCore:
         write.done_transfer = done_transfer
         try:
             await self._store.commit(write)
-        except BaseException:
+        except ConditionFailed:  # refused: nothing was written
             self._cache.drop(m.state.key)
+            raise
+        except BaseException:
+            # Failed, or so it seems: an answer lost after the write was durable leaves its tasks
+            # in the store and nowhere else. Take in what the store holds, as for a change made
+            # by another process (tasks are named by what they are: none is taken in twice).
+            self._cache.drop(m.state.key)
+            for key in (m.state.key, *([m.successor.state.key] if m.successor is not None else [])):
+                asyncio.get_running_loop().create_task(self._take_in(key))
             raise
         cached.version += 1
         cached.state_bytes = len(write.state)

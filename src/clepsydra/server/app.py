@@ -67,8 +67,12 @@ class Server:
         config: ServerConfig,
         clock: Clock | None = None,
         retention_interval: float = SWEEP_INTERVAL_SECONDS,
+        store: Store | None = None,
     ) -> None:
+        """`store`: a store (not yet open) to serve from instead of the one the config names,
+        e.g. a real store wrapped to inject faults in tests."""
         self.config = config
+        self._given_store = store
         self.clock = clock or SystemClock()
         # Read now, so that a missing or bad file stops the server before it listens.
         self.tls = ServerTls(config.security.tls) if config.security.tls else None
@@ -122,7 +126,9 @@ class Server:
         if self.port == 0:
             raise OSError(f"cannot listen on {self.config.ip}:{self.config.port}")
         address = self._advertised_address()
-        if self.config.db_url:
+        if self._given_store is not None:
+            self._store, kind = self._given_store, "postgres" if self._given_store.shared else "sqlite"
+        elif self.config.db_url:
             database = factory.parse(self.config.db_url)
             self._store = factory.open_store(database, member=address)
             kind = database.kind
