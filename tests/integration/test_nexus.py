@@ -15,12 +15,20 @@ from datetime import timedelta
 
 import pytest
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import CallbackState, EventType, PendingNexusOperationState, TimeoutType
+from temporalio.api.enums.v1 import (
+    CallbackState,
+    EventType,
+    PendingNexusOperationState,
+    TaskQueueType,
+    TimeoutType,
+)
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.nexus.v1 import EndpointSpec, EndpointTarget
 from temporalio.api.operatorservice.v1 import CreateNexusEndpointRequest, DeleteNexusEndpointRequest
+from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
     DescribeNamespaceRequest,
+    DescribeTaskQueueRequest,
     DescribeWorkflowExecutionRequest,
     RegisterNamespaceRequest,
     ResetWorkflowExecutionRequest,
@@ -351,3 +359,19 @@ async def test_a_reset_caller_keeps_its_started_operation(nexus: Nexus, task_que
     assert await new_run.result() == f"{gate} opened with after the reset"
     types = [t for t in await event_types(new_run) if t.startswith("NEXUS")]
     assert types == ["NEXUS_OPERATION_SCHEDULED", "NEXUS_OPERATION_STARTED", "NEXUS_OPERATION_COMPLETED"]
+
+
+async def test_the_handlers_task_queue_shows_its_nexus_pollers(nexus: Nexus, seen: Seen) -> None:
+    async with asyncio.timeout(30):
+        while True:
+            described = await nexus.handler.workflow_service.describe_task_queue(
+                DescribeTaskQueueRequest(
+                    namespace=nexus.handler.namespace,
+                    task_queue=TaskQueue(name=nexus.task_queue),
+                    task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_NEXUS,
+                )
+            )
+            if described.pollers:
+                break
+            await asyncio.sleep(0.2)
+    assert [p.identity for p in described.pollers] == [nexus.handler.identity]

@@ -37,7 +37,10 @@ DEFAULT_POLLER_RATE = 100_000.0
 _KINDS = {
     TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW: QueueKind.WORKFLOW,
     TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY: QueueKind.ACTIVITY,
+    TaskQueueType.TASK_QUEUE_TYPE_NEXUS: QueueKind.NEXUS,
 }
+# The types an enhanced describe reports when the request names none, as the reference.
+_DEFAULT_TYPES = [TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY]
 UNVERSIONED = "__unversioned__"
 # The dispatch rate limit of a queue whose workers set none, and the size of the blocks of
 # task ids a queue takes, as the reference reports them.
@@ -60,7 +63,7 @@ class TaskQueueService:
         if not name:
             raise InvalidArgument("taskQueue is not set")
         if request.api_mode == DescribeTaskQueueMode.DESCRIBE_TASK_QUEUE_MODE_ENHANCED:
-            types = list(request.task_queue_types) or list(_KINDS)
+            types = list(request.task_queue_types) or _DEFAULT_TYPES
             info = TaskQueueVersionInfo()
             for queue_type in types:
                 kind = _KINDS.get(queue_type)
