@@ -146,7 +146,7 @@ def assemble(
     responses = TaskResponses(core, updates, tokens)
     workflows = Workflows(core, clock, search_attributes.validate, responses.started_workflow_task)
     polls = Polls(core, matching, clock, queries, responses)
-    nexus_endpoints = NexusEndpoints(endpoint_store(store), namespaces, clock)
+    nexus_endpoints = NexusEndpoints(endpoint_store(store), namespaces, clock, 10.0 if store.shared else None)
     nexus_tasks = NexusTasks(matching, clock, address)
     nexus_calls = NexusCalls(core, nexus_tasks, nexus_endpoints, clock)
     nexus_callbacks = NexusCallbacks(core)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -46,10 +48,18 @@ class WorkerTarget:
 
 
 class NexusEndpoints:
-    def __init__(self, store: EndpointStore, namespaces: Namespaces, clock: Clock) -> None:
+    def __init__(
+        self, store: EndpointStore, namespaces: Namespaces, clock: Clock, cache_seconds: float | None = None
+    ) -> None:
+        """`cache_seconds`: how long callers' lookups may use what was read (None: until this
+        process changes an endpoint; set it when other processes may change them too)."""
         self._store = store
         self._namespaces = namespaces
         self._clock = clock
+        # Callers' lookups, by name and by id: what was found (or not), and until when.
+        self._keep_for = math.inf if cache_seconds is None else cache_seconds
+        self._by_name: dict[str, tuple[EndpointRow | None, float]] = {}
+        self._by_id: dict[str, tuple[EndpointRow | None, float]] = {}
 
     async def create(self, spec: EndpointSpec) -> Endpoint:
         await self._check_spec(spec)
@@ -61,6 +71,7 @@ class NexusEndpoints:
             raise AlreadyExists(
                 f"error creating Nexus endpoint. Endpoint with name {spec.name} already registered"
             ) from None
+        self._forget()
         return await self._shown(endpoint)
 
     async def update(self, endpoint_id: str, version: int, spec: EndpointSpec) -> Endpoint:
@@ -83,6 +94,7 @@ class NexusEndpoints:
             raise AlreadyExists(
                 f"error updating Nexus endpoint. Endpoint with name {spec.name} already registered"
             ) from None
+        self._forget()
         if not updated:  # changed or deleted since it was read
             current = await self._store.get_endpoint(endpoint_id)
             if current is None:
@@ -98,7 +110,9 @@ class NexusEndpoints:
             issues.append("endpoint version is non-positive")
         _raise(issues)
         # The reference deletes whatever the version: it is only checked to be positive.
-        if not await self._store.delete_endpoint(endpoint_id):
+        deleted = await self._store.delete_endpoint(endpoint_id)
+        self._forget()
+        if not deleted:
             raise NotFound(f"error deleting nexus endpoint with ID: {endpoint_id}")
 
     async def get(self, endpoint_id: str) -> Endpoint:
@@ -130,15 +144,15 @@ class NexusEndpoints:
         """The id of each endpoint of these names that exists."""
         found = {}
         for name in names:
-            row = await self._store.endpoint_by_name(name)
+            row = await self._cached(self._by_name, name, self._store.endpoint_by_name)
             if row is not None:
                 found[name] = row.id
         return found
 
-    async def resolve(self, name: str) -> WorkerTarget | None:
-        """The worker target of the endpoint of this name; None if there is no such endpoint
-        (or it sends requests to an external URL, which this server does not call)."""
-        row = await self._store.endpoint_by_name(name)
+    async def resolve_id(self, endpoint_id: str) -> WorkerTarget | None:
+        """The worker target of the endpoint of this id; None if there is no such endpoint (or
+        it sends requests to an external URL: see `external_url`)."""
+        row = await self._cached(self._by_id, endpoint_id, self._store.get_endpoint)
         if row is None:
             return None
         target = Endpoint.FromString(row.data).spec.target
@@ -148,20 +162,28 @@ class NexusEndpoints:
 
     async def external_url(self, endpoint_id: str) -> str | None:
         """The URL of the endpoint of this id, if it sends requests to an external one."""
-        row = await self._store.get_endpoint(endpoint_id)
+        row = await self._cached(self._by_id, endpoint_id, self._store.get_endpoint)
         if row is None:
             return None
         target = Endpoint.FromString(row.data).spec.target
         return target.external.url if target.HasField("external") else None
 
-    async def resolve_id(self, endpoint_id: str) -> WorkerTarget | None:
-        row = await self._store.get_endpoint(endpoint_id)
-        if row is None:
-            return None
-        target = Endpoint.FromString(row.data).spec.target
-        if not target.HasField("worker"):
-            return None
-        return WorkerTarget(row.id, target.worker.namespace, target.worker.task_queue)
+    async def _cached(
+        self,
+        cache: dict[str, tuple[EndpointRow | None, float]],
+        key: str,
+        read: Callable[[str], Awaitable[EndpointRow | None]],
+    ) -> EndpointRow | None:
+        row, until = cache.get(key, (None, 0.0))
+        if time.monotonic() < until:
+            return row
+        row = await read(key)
+        cache[key] = (row, time.monotonic() + self._keep_for)
+        return row
+
+    def _forget(self) -> None:
+        self._by_name.clear()
+        self._by_id.clear()
 
     # -- checks and conversions -----------------------------------------------------------
 
