@@ -198,9 +198,13 @@ class NexusCalls:
         header["user-agent"] = USER_AGENT
         header["nexus-request-id"] = info.request_id
         header["nexus-link"] = nexus_links.header_value(link)
-        if info.schedule_to_close_timeout and "operation-timeout" not in header:
-            left = info.scheduled_time + info.schedule_to_close_timeout - self.clock.now()
-            header["operation-timeout"] = go_duration(max(left.total_seconds(), 0.0))
+        # How long the operation may run, for its handler: its start-to-close timeout, or what is
+        # left of its schedule-to-close one, whichever is shorter (unless the caller said).
+        limits = [info.start_to_close_timeout] if info.start_to_close_timeout else []
+        if info.schedule_to_close_timeout:
+            limits.append(info.scheduled_time + info.schedule_to_close_timeout - self.clock.now())
+        if limits and "operation-timeout" not in header:
+            header["operation-timeout"] = go_duration(max(min(limits).total_seconds(), 0.0))
         return header
 
 
