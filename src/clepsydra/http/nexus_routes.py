@@ -148,7 +148,7 @@ class NexusRoutes:
                 nexus_external.payload_of(body, headers.get("content-type", "")) if body else None
             )
         elif state in ("failed", "canceled"):
-            failure = nexus_external.failure_of(json.loads(body) if body else {})
+            failure = nexus_external.failure_of(nexus_external.parse_json(body))
             outcome = Failed(failure, canceled=state == "canceled")
         else:
             return _handler_error(400, f"invalid operation state: {state!r}", "BAD_REQUEST")

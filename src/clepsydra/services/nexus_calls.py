@@ -70,7 +70,7 @@ class CallbackToken:
             outer = json.loads(text)
             namespace_id, workflow_id, run_id, event_id, request_id = json.loads(base64.b64decode(outer["d"]))
             return cls(str(namespace_id), str(workflow_id), str(run_id), int(event_id), str(request_id))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, IndexError, RecursionError):
             raise InvalidArgument("invalid callback token") from None
 
 

@@ -296,5 +296,5 @@ def _after(token: bytes) -> str:
         return ""
     try:
         return str(uuid.UUID(bytes=base64.b64decode(json.loads(token)["LastID"])))
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError):
         raise InvalidArgument("invalid page token") from None

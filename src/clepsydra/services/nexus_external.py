@@ -68,11 +68,11 @@ async def start(
     if answer.status == 200:
         return Succeeded(payload_of(answer.body, answer.headers.get("content-type", "")), links)
     if answer.status == 201:
-        body = _json(answer.body)
+        body = parse_json(answer.body)
         return Started(str(body.get("token") or body.get("id") or ""), links)
     if answer.status == 424:
         state = answer.headers.get("nexus-operation-state", "failed")
-        return Failed(failure_of(_json(answer.body)), canceled=state == "canceled")
+        return Failed(failure_of(parse_json(answer.body)), canceled=state == "canceled")
     return handler_failed(answer)
 
 
@@ -162,7 +162,7 @@ def failure_of(body: Mapping[str, Any]) -> Failure:
 
 def handler_failed(answer: nexus_http.HttpAnswer) -> Failed:
     error_type = ERROR_TYPES.get(answer.status, "INTERNAL" if answer.status >= 500 else "BAD_REQUEST")
-    failure = failure_of(_json(answer.body))
+    failure = failure_of(parse_json(answer.body))
     if not failure.HasField("nexus_handler_failure_info"):
         failure = Failure(
             message=failure.message or f"HTTP {answer.status}",
@@ -182,9 +182,10 @@ def parse_links(values: Sequence[str]) -> list[Link]:
     return links
 
 
-def _json(body: bytes) -> dict[str, Any]:
+def parse_json(body: bytes) -> dict[str, Any]:
+    """A JSON object from another server; what is not one becomes a message."""
     try:
         value = json.loads(body) if body else {}
-    except ValueError:
+    except (ValueError, RecursionError):
         return {"message": body[:200].decode(errors="replace")}
     return value if isinstance(value, dict) else {}

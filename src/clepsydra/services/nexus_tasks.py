@@ -171,7 +171,7 @@ def _task_id(namespace_id: str, task_token: bytes) -> str:
     try:
         token = json.loads(task_token[:-MAC_SIZE])
         task_id, token_namespace = str(token["nexus_task"]), str(token["namespace_id"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError):
         raise InvalidArgument("Error deserializing task token.") from None
     if token_namespace != namespace_id:
         raise InvalidArgument("Operation requested with a token from a different namespace.")
