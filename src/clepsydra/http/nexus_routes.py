@@ -34,6 +34,7 @@ _PATH = re.compile(r"^/nexus/endpoints/([^/]+)/services/([^/]+)/([^/]+?)(/cancel
 _CALLBACK = re.compile(r"^/namespaces/([^/]+)/nexus/callback$")
 _LINK = re.compile(r'<([^>]*)>\s*;\s*type="([^"]*)"')
 DEFAULT_TIMEOUT = 10.0
+MAX_TIMEOUT = 60.0  # a request waits for its handler no longer than a worker's long poll
 # Headers that describe the HTTP request itself, not the Nexus one.
 _NOT_PASSED = {"content-type", "content-length", "host", "connection", "accept-encoding", "transfer-encoding"}
 # Handler error types and the HTTP status the Nexus protocol gives each.
@@ -179,11 +180,12 @@ def _passed(headers: dict[str, str]) -> dict[str, str]:
 
 def _timeout(headers: dict[str, str]) -> float:
     text = headers.get("request-timeout", "")
-    match = re.fullmatch(r"([0-9.]+)(ms|s|m)", text)
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m)", text)
     if match is None:
         return DEFAULT_TIMEOUT
     value = float(match.group(1))
-    return value / 1000 if match.group(2) == "ms" else value * 60 if match.group(2) == "m" else value
+    seconds = value / 1000 if match.group(2) == "ms" else value * 60 if match.group(2) == "m" else value
+    return min(seconds, MAX_TIMEOUT)
 
 
 def _add_links(response: Response, links: Any) -> None:
