@@ -10,7 +10,8 @@ the next one live in mutable state (and in describe), and a NEXUS_RETRY timer se
 request again, with exponential backoff, until the operation's schedule-to-close timeout.
 
 Events from the handler's side arrive from outside the workflow's decisions, so they
-are buffered while a workflow task is in flight, like an activity's result.
+are buffered while a workflow task is in flight, like an activity's result. Cancel requests
+are in nexus_cancels.py, resets in nexus_rebuild.py.
 """
 
 from __future__ import annotations
@@ -19,9 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from temporalio.api.command.v1 import (
-    ScheduleNexusOperationCommandAttributes,
-)
+from temporalio.api.command.v1 import ScheduleNexusOperationCommandAttributes
 from temporalio.api.common.v1 import Link, Payload
 from temporalio.api.enums.v1 import EventType, TimeoutType, WorkflowTaskFailedCause
 from temporalio.api.failure.v1 import (
