@@ -26,6 +26,7 @@ from temporalio.client import (
     WorkflowFailureError,
 )
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from tests.http.conftest import SEARCH_ATTRIBUTE, HttpServer
@@ -180,3 +181,18 @@ async def test_ui_pauses_a_failing_activity_and_lists_standalone_activities(
         finally:
             await page.close()
             await handle.terminate()
+
+
+async def test_ui_lists_running_workers(http_server: HttpServer, browser: Any, screenshots: Path) -> None:
+    # A runtime of its own, heartbeating every second (the SDK's default is a minute).
+    runtime = Runtime(telemetry=TelemetryConfig(), worker_heartbeat_interval=timedelta(seconds=1))
+    client = await Client.connect(http_server.target, runtime=runtime)
+    task_queue = f"ui-workers-{uuid.uuid4().hex[:8]}"
+    page = await browser.new_page(viewport={"width": 1400, "height": 900})
+    async with Worker(client, task_queue=task_queue, activities=[shout]):
+        try:
+            await page.goto(f"{http_server.ui_url}/namespaces/default/workers")
+            await shows(page, task_queue)
+            await page.screenshot(path=screenshots / "9-workers.png", full_page=True)
+        finally:
+            await page.close()
