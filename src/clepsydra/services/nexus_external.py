@@ -6,6 +6,7 @@ other, as they understand the reference's.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -98,8 +99,10 @@ async def deliver(
     outcome: Succeeded | Failed,
     operation_token: str,
     timeout: float,
+    retry_delays: Sequence[float] = (1.0, 2.0, 4.0, 8.0),
 ) -> Failure | None:
-    """Tell a caller's callback URL how its operation ended; None once it took the news."""
+    """Tell a caller's callback URL how its operation ended; None once it took the news. An
+    answer that may change (no answer, a 5xx, a 429) is asked again after each delay."""
     headers = dict(callback_header)
     if operation_token:
         headers["nexus-operation-token"] = operation_token
@@ -113,15 +116,21 @@ async def deliver(
         headers["nexus-operation-state"] = "canceled" if outcome.canceled else "failed"
         headers["content-type"] = "application/json"
         body = json.dumps(failure_body(outcome.failure)).encode()
-    try:
-        answer = await nexus_http.post(url, headers, body, timeout)
-    except nexus_http.HttpFailure as error:
-        return Failure(message=str(error))
-    if answer.status >= 300:
-        return Failure(
-            message=f"callback answered {answer.status}: {answer.body[:200].decode(errors='replace')}"
-        )
-    return None
+    for delay in (*retry_delays, None):
+        try:
+            answer = await nexus_http.post(url, headers, body, timeout)
+        except nexus_http.HttpFailure as error:
+            failure, again = Failure(message=str(error)), True
+        else:
+            if answer.status < 300:
+                return None
+            text = answer.body[:200].decode(errors="replace")
+            failure = Failure(message=f"callback answered {answer.status}: {text}")
+            again = answer.status >= 500 or answer.status == 429
+        if not again or delay is None:
+            return failure
+        await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 def content_type(payload: Payload) -> str:
