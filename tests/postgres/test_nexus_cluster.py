@@ -15,7 +15,7 @@ from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from tests.integration.nexus_support import Call, Caller, GreeterHandler, Greeting, Seen
+from tests.integration.nexus_support import Call, Caller, Greeter, GreeterHandler, Greeting, Seen
 from tests.postgres.test_failover import GUARD, cluster
 
 
@@ -53,3 +53,28 @@ async def test_operations_cross_processes(tmp_path: Path) -> None:
             async with asyncio.timeout(GUARD):
                 results = await asyncio.gather(*(c.result() for c in calls))
         assert results == [answer for i in range(4) for answer in (f"echo echo-{i}", f"hello greet-{i}")]
+
+
+async def test_standalone_operations_are_served_by_their_owner(tmp_path: Path) -> None:
+    async with cluster(tmp_path, 2) as (a, b):
+        via_a, via_b = await Client.connect(a.target), await Client.connect(b.target)
+        handler_queue = f"handlers-{uuid.uuid4()}"
+        target = EndpointTarget(worker=EndpointTarget.Worker(namespace="default", task_queue=handler_queue))
+        await via_a.operator_service.create_nexus_endpoint(
+            CreateNexusEndpointRequest(spec=EndpointSpec(name="greeter", target=target))
+        )
+        worker = Worker(
+            via_b,
+            task_queue=handler_queue,
+            workflows=[Greeting],
+            nexus_service_handlers=[GreeterHandler(Seen())],
+        )
+        async with worker:
+            ids = [f"op-{i}-{uuid.uuid4()}" for i in range(6)]  # spread over the shards
+            for each in ids:
+                await via_a.create_nexus_client(Greeter, "greeter").start_operation(
+                    Greeter.greet, each, id=each
+                )
+            async with asyncio.timeout(GUARD):
+                results = [await via_b.get_nexus_operation_handle(each).result() for each in ids]
+        assert results == [f"hello {each}" for each in ids]

@@ -22,7 +22,7 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
 from clepsydra.cluster.membership import SharedMembership
 from clepsydra.cluster.peers import Peers, forwarded
-from clepsydra.engine import standalone_activities
+from clepsydra.engine import standalone_activities, standalone_nexus
 from clepsydra.errors import InvalidArgument, ServiceError
 from clepsydra.services.namespaces import Namespaces
 from clepsydra.services.tokens import TokenTarget
@@ -87,6 +87,8 @@ def route_of(method: MethodDescriptor) -> Callable[[Any], Target | None] | None:
         return lambda r: Target(r.workflow_id, r.namespace)
     if "activity_id" in fields:  # a standalone activity
         return lambda r: Target(standalone_activities.workflow_id_of(r.activity_id), r.namespace)
+    if "operation_id" in fields:  # a standalone Nexus operation
+        return lambda r: Target(standalone_nexus.workflow_id_of(r.operation_id), r.namespace)
     for name in ("workflow_execution", "execution"):
         message = fields[name].message_type if name in fields else None
         if message is not None and message.name == "WorkflowExecution":
