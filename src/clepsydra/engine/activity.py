@@ -195,6 +195,8 @@ def redispatch(m: Mutation, info: ActivityInfo) -> None:
 
 def dispatch(m: Mutation, info: ActivityInfo) -> None:
     """Put the current attempt on its task queue, with its schedule-to-start deadline."""
+    # Its own priority, or else its workflow's.
+    priority = info.attributes.priority.priority_key or m.state.start.priority.priority_key
     m.add_queue_task(
         QueueTask(
             QueueKind.ACTIVITY,
@@ -202,6 +204,7 @@ def dispatch(m: Mutation, info: ActivityInfo) -> None:
             info.scheduled_event_id,
             info.attempt,
             info.stamp,
+            priority,
         )
     )
     schedule_to_start = info.attributes.schedule_to_start_timeout.ToTimedelta()

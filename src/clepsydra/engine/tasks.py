@@ -74,6 +74,8 @@ class QueueTask:
     # An activity's dispatch generation: pausing, unpausing, resetting or changing its options
     # makes the tasks and timers of earlier generations stale.
     stamp: int = 0
+    # Its priority key (1 first; 0: none given), which orders the queue's backlog.
+    priority: int = 0
 
     @property
     def key(self) -> str:

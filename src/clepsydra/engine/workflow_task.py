@@ -69,7 +69,15 @@ def schedule(m: Mutation, attempt: int = 1) -> None:
         m.add_event(EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, _scheduled_attributes(s, task))
     s.workflow_task = task
     m.touch()
-    m.add_queue_task(QueueTask(QueueKind.WORKFLOW, task.task_queue, task.scheduled_event_id, attempt))
+    m.add_queue_task(
+        QueueTask(
+            QueueKind.WORKFLOW,
+            task.task_queue,
+            task.scheduled_event_id,
+            attempt,
+            priority=m.state.start.priority.priority_key,
+        )
+    )
     if s.sticky_task_queue:
         # A sticky worker that does not pick its task up in time may be gone: then the
         # task moves to the normal queue, where any worker can replay the workflow.

@@ -23,6 +23,7 @@ from temporalio.api.query.v1 import WorkflowQuery
 
 from clepsydra.engine.state import ExecutionKey
 from clepsydra.engine.tasks import QueueKind, QueueTask
+from clepsydra.matching.backlog import DEFAULT_PRIORITY, URGENT, Backlog
 
 
 @dataclass(frozen=True)
@@ -131,9 +132,14 @@ class Rate:
             self.times.popleft()
 
 
+def priority_of(item: AnyDispatch) -> int:
+    """A task's priority key; queries and Nexus requests go first."""
+    return (item.task.priority or DEFAULT_PRIORITY) if isinstance(item, Dispatch) else URGENT
+
+
 @dataclass
 class TaskQueue:
-    backlog: deque[AnyDispatch] = field(default_factory=deque)
+    backlog: Backlog[AnyDispatch] = field(default_factory=lambda: Backlog(priority_of))
     polls: deque[WaitingPoll] = field(default_factory=deque)
     # identity → last time it polled, for DescribeTaskQueue.
     pollers: dict[str, datetime] = field(default_factory=dict)
