@@ -72,6 +72,12 @@ class Mutation:
 
     def add_event(self, event_type: EventType.ValueType, attributes: Message) -> HistoryEvent:
         """Append an event to history now, with the next event id."""
+        task = self.state.workflow_task
+        if task is not None and task.speculative:
+            # Anything written makes a speculative task a real one, its events first.
+            from clepsydra.engine import workflow_task  # which imports this module
+
+            workflow_task.make_real(self, task)
         event = self.make_event(event_type, attributes, self.state.next_event_id)
         self.state.next_event_id += 1
         self.events.append(event)
@@ -87,7 +93,7 @@ class Mutation:
         """
         self.needs_workflow_task = True
         task = self.state.workflow_task
-        if task is not None and task.transient and not task.started:
+        if task is not None and task.transient and not task.speculative and not task.started:
             # A pending retry is pointless now: the next task starts again at attempt 1.
             self.state.workflow_task = None
             task = None

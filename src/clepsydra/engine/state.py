@@ -43,6 +43,9 @@ class WorkflowTaskInfo:
     scheduled_time: datetime
     # A retried task whose Scheduled/Started events are written only when it completes.
     transient: bool = False
+    # A task made only to carry updates to an idle workflow (engine/speculative.py): transient
+    # too, and written only if more than update rejections comes of it.
+    speculative: bool = False
     started_event_id: int = 0
     started_time: datetime | None = None
     request_id: str = ""

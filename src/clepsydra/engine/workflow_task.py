@@ -51,12 +51,13 @@ class CommandError(Exception):
         self.message = message
 
 
-def schedule(m: Mutation, attempt: int = 1) -> None:
-    """Schedule a workflow task unless one is outstanding or the workflow has closed."""
+def schedule(m: Mutation, attempt: int = 1, speculative: bool = False) -> None:
+    """Schedule a workflow task unless one is outstanding or the workflow has closed
+    (`speculative`: one that only carries updates, see engine/speculative.py)."""
     s = m.state
     if s.workflow_task is not None or not s.running:
         return
-    transient = attempt > 1
+    transient = attempt > 1 or speculative
     task = WorkflowTaskInfo(
         scheduled_event_id=s.next_event_id,
         attempt=attempt,
@@ -64,6 +65,7 @@ def schedule(m: Mutation, attempt: int = 1) -> None:
         timeout=s.start.workflow_task_timeout.ToTimedelta(),
         scheduled_time=m.now,
         transient=transient,
+        speculative=speculative,
     )
     if not transient:
         m.add_event(EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, _scheduled_attributes(s, task))
@@ -190,7 +192,7 @@ def fail(
     binary_checksum: str = "",
 ) -> None:
     has_news = bool(m.state.buffered_events)
-    if not task.transient or has_news:
+    if not task.transient or task.speculative or has_news:
         _write_transient_events(m, task)
         attributes = WorkflowTaskFailedEventAttributes(
             scheduled_event_id=task.scheduled_event_id,
@@ -226,7 +228,7 @@ def time_out(
         return
     if not task.started:
         return
-    if not task.transient or s.buffered_events:
+    if not task.transient or task.speculative or s.buffered_events:
         _write_transient_events(m, task)
         m.add_event(
             EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
@@ -251,7 +253,18 @@ def _sticky_worker_gone(m: Mutation, task: WorkflowTaskInfo) -> None:
             ),
         )
     s.workflow_task = None
-    schedule(m, attempt=task.attempt if task.transient else 1)
+    schedule(m, attempt=task.attempt if task.transient else 1, speculative=task.speculative)
+
+
+def make_real(m: Mutation, task: WorkflowTaskInfo) -> None:
+    """A speculative task becomes a normal one: its Scheduled event (and Started, if a worker
+    has it) is written now, before whatever made it real, as on the reference."""
+    task.speculative = False
+    task.transient = False
+    s = m.state
+    m.add_event(EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, _scheduled_attributes(s, task))
+    if task.started:
+        m.add_event(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED, _started_attributes(s, task))
 
 
 def reset_sticky(m: Mutation) -> None:
@@ -273,6 +286,7 @@ def _write_transient_events(m: Mutation, task: WorkflowTaskInfo) -> None:
     """A transient attempt that reaches an outcome is written to history after all."""
     if not task.transient:
         return
+    task.speculative = False
     s = m.state
     task.scheduled_event_id = m.add_event(
         EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, _scheduled_attributes(m.state, task)

@@ -18,7 +18,15 @@ from temporalio.api.workflowservice.v1 import (
     RespondWorkflowTaskFailedRequest,
 )
 
-from clepsydra.engine import activity, commands, dynamic_config, limits, workflow, workflow_task
+from clepsydra.engine import (
+    activity,
+    commands,
+    dynamic_config,
+    limits,
+    speculative,
+    workflow,
+    workflow_task,
+)
 from clepsydra.engine.dispatch import queued_workflow_task, start_queued
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ActivityInfo, ExecutionKey
@@ -87,6 +95,8 @@ class Completions:
             else {}
         )
 
+        dropped_at: list[int] = []
+
         def change(m: Mutation) -> tuple[list[ActivityInfo], list[HistoryEvent] | None]:
             eager = complete(m)
             if eager is None:
@@ -103,6 +113,11 @@ class Completions:
         def complete(m: Mutation) -> list[ActivityInfo] | None:
             """None if the task failed instead (events came that the worker must see first)."""
             task = workflow_task.started_task(m.state, token.scheduled_event_id, token.attempt)
+            dropped_at.clear()
+            if speculative.drop_if_only_rejections(m, task, request):
+                # The worker is told to forget the task: its events were never written.
+                dropped_at.append(m.state.previous_started_event_id)
+                return []
             if commands.closes_workflow(request.commands) and m.state.buffered_events:
                 # New events arrived while the worker decided to close: it must see them first.
                 workflow_task.fail(
@@ -130,7 +145,7 @@ class Completions:
                 token, error.cause, Failure(message=error.message), request.identity
             )
             raise InvalidArgument(error.message) from None
-        response = RespondWorkflowTaskCompletedResponse()
+        response = RespondWorkflowTaskCompletedResponse(reset_history_event_id=sum(dropped_at))
         if eager:
             async with self.core.read(token.key) as state:
                 response.activity_tasks.extend(

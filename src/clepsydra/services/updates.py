@@ -25,7 +25,7 @@ from temporalio.api.workflowservice.v1 import (
     UpdateWorkflowExecutionResponse,
 )
 
-from clepsydra.engine import workflow_task
+from clepsydra.engine import speculative
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionKey, ExecutionState
 from clepsydra.errors import WORKFLOW_COMPLETED, InvalidArgument, NotFound
@@ -239,6 +239,6 @@ class Updates:
 
 
 def _offer(m: Mutation) -> None:
-    """Make sure a workflow task is coming, to carry admitted updates to the worker."""
-    if m.state.workflow_task is None:
-        workflow_task.schedule(m)
+    """Make sure a workflow task is coming, to carry admitted updates to the worker: on an
+    idle workflow, a speculative one, which leaves no trace if they are all rejected."""
+    speculative.schedule(m)
