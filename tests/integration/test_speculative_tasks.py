@@ -83,8 +83,7 @@ async def events_added_by(client: Client, task_queue: str, workflow_id: str, nam
 async def events_added_with_a_signal_before_the_task_started(
     client: Client, task_queue: str, workflow_id: str
 ) -> list[str]:
-    # No sticky queue, so that the next task goes straight to the queue the next worker polls.
-    async with Worker(client, task_queue=task_queue, workflows=[Gate], max_cached_workflows=0):
+    async with Worker(client, task_queue=task_queue, workflows=[Gate]):
         handle = await client.start_workflow(Gate.run, id=workflow_id, task_queue=task_queue)
         await handle.signal(Gate.note, "first")
         before = await idle(handle)
@@ -92,7 +91,7 @@ async def events_added_with_a_signal_before_the_task_started(
     update = asyncio.create_task(handle.execute_update(Gate.enter, "stranger"))
     await asyncio.sleep(0.5)
     await handle.signal(Gate.note, "meanwhile")
-    async with Worker(client, task_queue=task_queue, workflows=[Gate], max_cached_workflows=0):
+    async with Worker(client, task_queue=task_queue, workflows=[Gate]):
         with pytest.raises(WorkflowUpdateFailedError):
             await update
         after = await idle(handle)

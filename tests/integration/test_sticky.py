@@ -9,7 +9,7 @@ from temporalio.api.enums.v1 import TaskQueueKind
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from tests.integration.helpers import events_of_type
+from tests.integration.helpers import event_types, events_of_type
 
 
 @workflow.defn
@@ -68,3 +68,27 @@ async def test_another_worker_takes_over_after_a_worker_shuts_down(
     async with Worker(client, task_queue=task_queue, workflows=[Waiter]):
         await second.signal(Waiter.give, "second")
         assert await second.result() == "second"
+
+
+async def test_a_task_for_a_worker_that_shut_down_goes_to_the_normal_queue_without_a_timeout(
+    client: Client, task_queue: str, workflow_id: str
+) -> None:
+    async with Worker(client, task_queue=task_queue, workflows=[Waiter]):
+        handle = await client.start_workflow(Waiter.run, id=workflow_id, task_queue=task_queue)
+        async for event in handle.fetch_history_events(wait_new_event=True):
+            if event.HasField("workflow_task_completed_event_attributes"):
+                break
+    await handle.signal(Waiter.give, "later")  # scheduled on the gone worker's sticky queue
+    async with Worker(client, task_queue=task_queue, workflows=[Waiter]):
+        assert await handle.result() == "later"
+    assert await event_types(handle) == [
+        "WORKFLOW_EXECUTION_STARTED",
+        "WORKFLOW_TASK_SCHEDULED",
+        "WORKFLOW_TASK_STARTED",
+        "WORKFLOW_TASK_COMPLETED",
+        "WORKFLOW_EXECUTION_SIGNALED",
+        "WORKFLOW_TASK_SCHEDULED",
+        "WORKFLOW_TASK_STARTED",
+        "WORKFLOW_TASK_COMPLETED",
+        "WORKFLOW_EXECUTION_COMPLETED",
+    ]

@@ -256,6 +256,19 @@ def _sticky_worker_gone(m: Mutation, task: WorkflowTaskInfo) -> None:
     schedule(m, attempt=task.attempt if task.transient else 1, speculative=task.speculative)
 
 
+def sticky_queue_released(m: Mutation, scheduled_event_id: int, attempt: int) -> None:
+    """The worker of the sticky queue the task waits on shut down: the task goes to the normal
+    queue as it is, with no event (as on the reference, which writes a schedule-to-start
+    timeout only for a sticky worker that silently stopped polling)."""
+    s = m.state
+    task = current(s, scheduled_event_id, attempt)
+    if task is None or task.started or task.task_queue == s.task_queue:
+        return
+    reset_sticky(m)
+    task.task_queue = s.task_queue
+    m.add_queue_task(QueueTask(QueueKind.WORKFLOW, task.task_queue, task.scheduled_event_id, task.attempt))
+
+
 def make_real(m: Mutation, task: WorkflowTaskInfo) -> None:
     """A speculative task becomes a normal one: its Scheduled event (and Started, if a worker
     has it) is written now, before whatever made it real, as on the reference."""

@@ -413,9 +413,7 @@ class HistoryCore:
         with contextlib.suppress(NotFound):
             await self.update(
                 dispatch.key,
-                lambda m: workflow_task.time_out(
-                    m, task.scheduled_event_id, task.attempt, workflow_task.SCHEDULE_TO_START
-                ),
+                lambda m: workflow_task.sticky_queue_released(m, task.scheduled_event_id, task.attempt),
             )
 
     # -- deletes ------------------------------------------------------------------------------
