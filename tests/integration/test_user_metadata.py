@@ -3,7 +3,11 @@ the history events the reference puts them on, and shown by describe."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 from temporalio import activity, workflow
 from temporalio.api.history.v1 import HistoryEvent
@@ -12,6 +16,7 @@ from temporalio.converter import default
 from temporalio.worker import Worker
 
 from tests.integration.helpers import events_of_type
+from tests.server_process import ServerProcess
 
 
 @activity.defn
@@ -81,3 +86,19 @@ async def test_summaries_and_details_are_kept_and_shown(
     assert await child_description.static_details() == "the child, in detail"
     (child_started,) = await events_of_type(child, "WORKFLOW_EXECUTION_STARTED")
     assert summary(child_started) == "the child"
+
+
+def test_the_official_cli_shows_a_start_summary_and_details(server: ServerProcess, workflow_id: str) -> None:
+    temporal = [str(Path(sys.executable).parent / "temporal"), "--address", server.target]
+    subprocess.run(
+        [*temporal, "workflow", "start", "--type", "Anything", "--task-queue", f"{workflow_id}-unpolled",
+         "--workflow-id", workflow_id, "--static-summary", "the summary", "--static-details", "the details"],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    described = subprocess.run(
+        [*temporal, "workflow", "describe", "--workflow-id", workflow_id],
+        check=True, capture_output=True, text=True, timeout=30,
+    ).stdout  # fmt: skip
+    assert re.search(r'StaticSummary\s+"the summary"', described)
+    assert re.search(r'StaticDetails\s+"the details"', described)
+    subprocess.run([*temporal, "workflow", "terminate", "--workflow-id", workflow_id], check=True, timeout=30)
