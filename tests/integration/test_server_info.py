@@ -7,6 +7,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import grpc
@@ -77,6 +78,7 @@ async def test_task_queue_status_and_rates(client: Client, task_queue: str) -> N
     assert 0 < status.task_id_block.start_id < status.task_id_block.end_id
     assert legacy.stats.approximate_backlog_count == 3
     assert legacy.stats.tasks_add_rate > 0
+    assert legacy.stats.approximate_backlog_age.ToTimedelta() > timedelta(0)
     async with Worker(client, task_queue=task_queue, workflows=[Quick]):
         await asyncio.gather(*(h.result() for h in handles))
     enhanced = await _describe(client, task_queue, DescribeTaskQueueMode.DESCRIBE_TASK_QUEUE_MODE_ENHANCED)

@@ -119,7 +119,9 @@ class TaskQueueService:
             tasks_add_rate=queue.added.per_second(),
             tasks_dispatch_rate=queue.dispatched.per_second(),
         )
-        stats.approximate_backlog_age.SetInParent()
+        stats.approximate_backlog_age.FromTimedelta(
+            timedelta(seconds=self.matching.backlog_age(namespace_id, name, kind))
+        )
         return stats
 
     def _status(self, namespace_id: str, name: str, kind: QueueKind) -> TaskQueueStatus:

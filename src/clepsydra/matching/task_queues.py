@@ -145,8 +145,9 @@ class TaskQueue:
     pollers: dict[str, datetime] = field(default_factory=dict)
     # Other processes said to hold tasks of this queue: address → when we last heard so.
     remote: dict[str, float] = field(default_factory=dict)
-    # (execution, task key) of the tasks in `backlog`, so that loading one twice queues it once.
-    queued: set[tuple[ExecutionKey, str]] = field(default_factory=set)
+    # (execution, task key) of the tasks in `backlog`, so that loading one twice queues it
+    # once, with when it was queued (for the backlog's age).
+    queued: dict[tuple[ExecutionKey, str], float] = field(default_factory=dict)
     # Tasks added to the queue and handed to polls, for DescribeTaskQueue.
     added: Rate = field(default_factory=Rate)
     dispatched: Rate = field(default_factory=Rate)
@@ -171,13 +172,18 @@ class Matching:
             queue.added.mark()
         if _hand_over(queue, dispatch):
             return
-        queue.queued.add(_identity(dispatch))
+        queue.queued[_identity(dispatch)] = time.monotonic()
         if front:
             queue.backlog.appendleft(dispatch)
         else:
             queue.backlog.append(dispatch)
         if self.on_backlog is not None:
             self.on_backlog(dispatch.key.namespace_id, dispatch.task_queue, dispatch.kind)
+
+    def backlog_age(self, namespace_id: str, name: str, kind: QueueKind) -> float:
+        """Seconds the oldest task of the queue has waited; 0 with none."""
+        queue = self.queue(namespace_id, name, kind)
+        return time.monotonic() - min(queue.queued.values()) if queue.queued else 0.0
 
     def heard(self, namespace_id: str, name: str, kind: QueueKind, address: str) -> None:
         """Another process holds tasks of this queue: send a waiting poll there."""
@@ -212,7 +218,7 @@ class Matching:
         queue.pollers[identity] = now
         if queue.backlog:
             dispatch = queue.backlog.popleft()
-            queue.queued.discard(_identity(dispatch))
+            queue.queued.pop(_identity(dispatch), None)
             queue.dispatched.mark()
             return dispatch
         if not local_only and queue.remote:
