@@ -252,6 +252,21 @@ async def test_a_new_update_on_a_closed_workflow_follows_the_reuse_policy(
         if reuse != WorkflowIDReusePolicy.ALLOW_DUPLICATE:
             with pytest.raises(WorkflowAlreadyStartedError):
                 await add_with_start(client, start, "u1")
+            # The start's own status says why.
+            request = _raw_update_with_start(client, workflow_id, task_queue, "u2")
+            request.operations[0].start_workflow.workflow_id_reuse_policy = reuse.value  # type: ignore[assignment]
+            with pytest.raises(RPCError) as raw:
+                await client.workflow_service.execute_multi_operation(request)
+            failure = MultiOperationExecutionFailure()
+            assert raw.value.grpc_status.details[0].Unpack(failure)
+            ids = f"WorkflowId: {workflow_id}, RunId: {handle.result_run_id}."
+            assert failure.statuses[0].message == (
+                f"Workflow execution already finished. {ids} Workflow Id reuse policy: reject duplicate "
+                "workflow Id."
+                if reuse == WorkflowIDReusePolicy.REJECT_DUPLICATE
+                else f"Workflow execution already finished successfully. {ids} Workflow Id reuse policy: "
+                "allow duplicate workflow Id if last run failed."
+            )
             return
         update = asyncio.create_task(add_with_start(client, start, "u1"))
         new_handle = await start.workflow_handle()

@@ -177,14 +177,20 @@ class Workflows:
                 current,
             )
         policy = request.workflow_id_reuse_policy
-        if policy == Reuse.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE or (
+        ids = f"WorkflowId: {request.workflow_id}, RunId: {current.run_id}."
+        if policy == Reuse.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE:
+            raise _already_started(
+                f"Workflow execution already finished. {ids} Workflow Id reuse policy: reject duplicate "
+                "workflow Id.",
+                current,
+            )
+        if (
             policy == Reuse.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY
             and current.status not in _FAILED_STATUSES
         ):
             raise _already_started(
-                f"Workflow execution already finished and its WorkflowIdReusePolicy is "
-                f"{Reuse.Name(policy)}. WorkflowId: {request.workflow_id}, "
-                f"RunId: {current.run_id}.",
+                f"Workflow execution already finished successfully. {ids} Workflow Id reuse policy: "
+                "allow duplicate workflow Id if last run failed.",
                 current,
             )
         return None
