@@ -129,12 +129,17 @@ async def test_a_database_file_taken_away_stops_the_server(tmp_path: Path, how: 
     await server.start()
     assert server.proc is not None
     try:
+        client = await Client.connect(server.target)
         if how == "deleted":
             db.unlink()
         else:
             other = tmp_path / "other.db"
             other.write_bytes(db.read_bytes())
             other.replace(db)
+        # From now on no write is acknowledged: it would be lost.
+        with pytest.raises(RPCError) as refused:
+            await client.workflow_service.start_workflow_execution(_start("too-late", 1), retry=False)
+        assert refused.value.status == RPCStatusCode.UNAVAILABLE
         async with asyncio.timeout(GUARD):
             while server.proc.poll() is None:
                 await asyncio.sleep(0.1)

@@ -57,6 +57,8 @@ def unavailable(error: BaseException) -> Unavailable | None:
     """The UNAVAILABLE answer for a storage fault that may pass; None for anything else."""
     if isinstance(error, Unavailable):
         return error
+    if isinstance(error, DatabaseLost):  # the server is stopping: nothing more is acknowledged
+        return Unavailable(str(error))
     if isinstance(error, sqlite3.OperationalError):
         text = str(error).lower()
         if any(fault in text for fault in _SQLITE_TRANSIENT):

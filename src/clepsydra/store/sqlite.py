@@ -334,6 +334,7 @@ class SqliteStore(SqliteVisibility, SqliteAdmin, SqliteBatch):
     def _commit_batch(self, writes: list[ExecutionWrite | _Deletion]) -> list[BaseException | None]:
         conn = self.conn
         outcomes: list[BaseException | None] = []
+        self.check_file()  # a file deleted or replaced: acknowledging a write to it would lose it
         _roll_back(conn)  # what a failed rollback left open, if anything
         conn.execute("BEGIN IMMEDIATE")
         try:
