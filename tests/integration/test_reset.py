@@ -115,6 +115,7 @@ async def test_reset_to_any_workflow_task_started_or_completed_event(
     assert failed.workflow_task_failed_event_attributes.identity == "history-service"
 
 
+BOUNDARY = "this event must be at the boundary"
 RANGE = "Can only reset workflow to event ID in range [WorkflowTaskScheduled +1, WorkflowTaskStarted + 1]: "
 
 
@@ -124,6 +125,8 @@ RANGE = "Can only reset workflow to event ID in range [WorkflowTaskScheduled +1,
         (1, "Workflow task finish ID must be > 1 && <= workflow last event ID."),
         (99, "Workflow task finish ID must be > 1 && <= workflow last event ID."),
         (6, RANGE + "6"),
+        # Event 4 (the first task completed) shares its batch with the activity it scheduled.
+        (5, "StateRebuilder unable to Rebuild mutable state to event ID: 4, version: 0, " + BOUNDARY),
     ],
 )
 async def test_reset_refuses_other_events_with_the_reference_message(

@@ -8,7 +8,7 @@ then a new workflow task.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
@@ -32,6 +32,7 @@ IDENTITY = "history-service"
 def reset(
     base: ExecutionState,
     events: Sequence[HistoryEvent],
+    batch_ends: Collection[int],
     finish_event_id: int,
     new_run_id: str,
     now: datetime,
@@ -48,6 +49,11 @@ def reset(
         EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
         EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
     ):
+        if last.event_id not in batch_ends:  # the reference rebuilds whole batches only
+            raise InvalidArgument(
+                f"StateRebuilder unable to Rebuild mutable state to event ID: {last.event_id}, "
+                "version: 0, this event must be at the boundary"
+            )
         raise InvalidArgument(
             "Can only reset workflow to event ID in range "
             f"[WorkflowTaskScheduled +1, WorkflowTaskStarted + 1]: {finish_event_id}"

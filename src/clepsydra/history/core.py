@@ -234,6 +234,11 @@ class HistoryCore:
             events.extend(e for e in batch if e.event_id >= first_event_id)
         return events
 
+    async def batch_ends(self, key: ExecutionKey) -> set[int]:
+        """The id of the last event of each batch of a run's history (each commit's)."""
+        batches = [History.FromString(blob).events for _, blob in await self._store.read_history(key, 1)]
+        return {batch[-1].event_id for batch in batches if batch}
+
     # -- the update path ----------------------------------------------------------------------
 
     async def update(

@@ -347,6 +347,7 @@ class Workflows:
             m = reset.reset(
                 base,
                 events,
+                await core.batch_ends(base_key),
                 request.workflow_task_finish_event_id,
                 new_run_id,
                 self.clock.now(),
