@@ -30,6 +30,11 @@ def use_reference() -> bool:
     return os.environ.get("CLEPSYDRA_TEST_SERVER", "clepsydra") == "reference"
 
 
+def on_postgres() -> bool:
+    """Whether server processes run on PostgreSQL (tests/postgres/on_postgres.py)."""
+    return os.environ.get("CLEPSYDRA_TEST_STORE") == "postgres"
+
+
 class ServerProcess:
     """One server process on a database file; can be killed and restarted on it."""
 

@@ -27,9 +27,12 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest, 
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from tests.server_process import ServerProcess, use_reference
+from tests.server_process import ServerProcess, on_postgres, use_reference
 
-pytestmark = pytest.mark.skipif(use_reference(), reason="Clepsydra's own storage")
+pytestmark = [
+    pytest.mark.skipif(use_reference(), reason="Clepsydra's own storage"),
+    pytest.mark.skipif(on_postgres(), reason="faults of the SQLite store (PostgreSQL's: tests/postgres)"),
+]
 GUARD = 60.0  # only against hanging
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 SERVING = health_pb2.HealthCheckResponse.SERVING

@@ -14,7 +14,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from tests.integration.helpers import event_types
-from tests.server_process import ServerProcess
+from tests.server_process import ServerProcess, on_postgres
+
+# `server start` (how servers run on PostgreSQL in these tests) takes no --dynamic-config-value.
+pytestmark = pytest.mark.skipif(on_postgres(), reason="--dynamic-config-value is start-dev's")
 
 SETTINGS = {
     "limit.historyCount.suggestContinueAsNew": "15",

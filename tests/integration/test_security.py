@@ -23,9 +23,12 @@ from temporalio.worker import Worker
 
 from tests.integration.security_workflows import PaymentWorkflow, charge
 from tests.security_support import Authority, Pki, Signer, make_pki
-from tests.server_process import ServerProcess, free_port, use_reference
+from tests.server_process import ServerProcess, free_port, on_postgres, use_reference
 
-pytestmark = pytest.mark.skipif(use_reference(), reason="Clepsydra's own security options")
+pytestmark = [
+    pytest.mark.skipif(use_reference(), reason="Clepsydra's own security options"),
+    pytest.mark.skipif(on_postgres(), reason="about the listeners, whatever the store"),
+]
 NAMESPACE = "orders"
 
 

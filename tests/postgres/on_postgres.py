@@ -46,6 +46,7 @@ def _command(self: ServerProcess) -> list[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    os.environ["CLEPSYDRA_TEST_STORE"] = "postgres"  # for tests about the SQLite store itself
     ServerProcess.start = _start  # type: ignore[method-assign]
     ServerProcess.command = _command  # type: ignore[method-assign]
 
