@@ -3,9 +3,7 @@ cancel or terminate it (see engine/standalone_activities.py for how one runs).""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
@@ -29,9 +27,10 @@ from clepsydra.clock import Clock
 from clepsydra.engine import activity_operations, codec
 from clepsydra.engine import standalone_activities as standalone
 from clepsydra.engine.state import ExecutionKey, ExecutionState
-from clepsydra.errors import AlreadyExists, InvalidArgument, NotFound
+from clepsydra.errors import AlreadyExists, InvalidArgument
 from clepsydra.history.core import HistoryCore
 from clepsydra.services.describe import pending_activity
+from clepsydra.services.own_executions import OwnExecutions
 from clepsydra.services.workflows import SearchAttributeCheck
 from clepsydra.store.base import CurrentExecution
 
@@ -57,6 +56,14 @@ class StandaloneActivities:
         self, core: HistoryCore, clock: Clock, check_search_attributes: SearchAttributeCheck
     ) -> None:
         self.core = core
+        self.executions = OwnExecutions(
+            core,
+            standalone.PREFIX,
+            standalone.standalone_of,
+            standalone.not_found,
+            "activity ID is required",
+            "invalid run id: must be a valid UUID",
+        )
         self.clock = clock
         self.check_search_attributes = check_search_attributes
 
@@ -82,19 +89,7 @@ class StandaloneActivities:
 
     async def resolve(self, namespace_id: str, activity_id: str, run_id: str) -> ExecutionKey:
         """The execution of the activity a request names: its run, or its newest one."""
-        if not activity_id:
-            raise InvalidArgument("activity ID is required")
-        workflow_id = standalone.workflow_id_of(activity_id)
-        if run_id:
-            try:
-                uuid.UUID(run_id)
-            except ValueError:
-                raise InvalidArgument("invalid run id: must be a valid UUID") from None
-            return ExecutionKey(namespace_id, workflow_id, run_id)
-        current = await self.core.current(namespace_id, workflow_id)
-        if current is None:
-            raise standalone.not_found(activity_id)
-        return ExecutionKey(namespace_id, workflow_id, current.run_id)
+        return await self.executions.resolve(namespace_id, activity_id, run_id)
 
     async def describe(
         self, namespace_id: str, request: DescribeActivityExecutionRequest, wait: float
@@ -105,13 +100,10 @@ class StandaloneActivities:
             if not request.run_id:
                 raise InvalidArgument("run id is required when long poll token is provided")
             seen = _transitions_of(request.long_poll_token)
-            deadline = asyncio.get_running_loop().time() + wait
-            while (await self._read(key, lambda s: s.state_transition_count)) == seen:
-                remaining = deadline - asyncio.get_running_loop().time()
-                if remaining <= 0:
-                    break
-                await self.core.wait(key, remaining)
-        return await self._read(key, lambda s: _description(s, request, self.clock.now()))
+            await self.executions.wait_until(
+                key, lambda s: s.state_transition_count, lambda n: n != seen, wait
+            )
+        return await self.executions.read(key, lambda s: _description(s, request, self.clock.now()))
 
     async def poll(
         self, namespace_id: str, activity_id: str, run_id: str, wait: float
@@ -119,13 +111,7 @@ class StandaloneActivities:
         """The outcome once the activity has closed; an empty answer if it is still open after
         `wait` seconds (the client asks again)."""
         key = await self.resolve(namespace_id, activity_id, run_id)
-        deadline = asyncio.get_running_loop().time() + wait
-        while True:
-            response = await self._read(key, _poll_response)
-            remaining = deadline - asyncio.get_running_loop().time()
-            if response.HasField("outcome") or remaining <= 0:
-                return response
-            await self.core.wait(key, remaining)
+        return await self.executions.wait_until(key, _poll_response, lambda r: r.HasField("outcome"), wait)
 
     async def request_cancel(self, namespace_id: str, activity_id: str, run_id: str, reason: str) -> None:
         key = await self.resolve(namespace_id, activity_id, run_id)
@@ -136,14 +122,6 @@ class StandaloneActivities:
     ) -> None:
         key = await self.resolve(namespace_id, activity_id, run_id)
         await self.core.update(key, lambda m: standalone.terminate(m, reason, identity))
-
-    async def _read(self, key: ExecutionKey, view: Callable[[ExecutionState], T]) -> T:
-        try:
-            async with self.core.read(key) as state:
-                standalone.standalone_of(state)
-                return view(state)
-        except NotFound:
-            raise standalone.not_found(key.workflow_id.removeprefix(standalone.PREFIX)) from None
 
 
 def _existing(

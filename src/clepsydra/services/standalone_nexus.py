@@ -3,7 +3,6 @@ cancel or terminate it (see engine/standalone_nexus.py for how one runs)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from typing import TypeVar
@@ -34,6 +33,7 @@ from clepsydra.errors import AlreadyExists, InvalidArgument, NotFound
 from clepsydra.history.core import HistoryCore
 from clepsydra.services.nexus_describe import pending_operation
 from clepsydra.services.nexus_endpoints import NexusEndpoints
+from clepsydra.services.own_executions import OwnExecutions
 from clepsydra.services.workflows import SearchAttributeCheck
 from clepsydra.store.base import CurrentExecution
 
@@ -66,6 +66,14 @@ class StandaloneNexusOperations:
         check_search_attributes: SearchAttributeCheck,
     ) -> None:
         self.core = core
+        self.executions = OwnExecutions(
+            core,
+            standalone.PREFIX,
+            standalone.standalone_of,
+            standalone.not_found,
+            "operation_id is required",
+            "run_id is not a valid UUID",
+        )
         self.clock = clock
         self.endpoints = endpoints
         self.check_search_attributes = check_search_attributes
@@ -105,19 +113,7 @@ class StandaloneNexusOperations:
 
     async def resolve(self, namespace_id: str, operation_id: str, run_id: str) -> ExecutionKey:
         """The execution of the operation a request names: its run, or its newest one."""
-        if not operation_id:
-            raise InvalidArgument("operation_id is required")
-        workflow_id = standalone.workflow_id_of(operation_id)
-        if run_id:
-            try:
-                uuid.UUID(run_id)
-            except ValueError:
-                raise InvalidArgument("run_id is not a valid UUID") from None
-            return ExecutionKey(namespace_id, workflow_id, run_id)
-        current = await self.core.current(namespace_id, workflow_id)
-        if current is None:
-            raise standalone.not_found(operation_id)
-        return ExecutionKey(namespace_id, workflow_id, current.run_id)
+        return await self.executions.resolve(namespace_id, operation_id, run_id)
 
     async def describe(
         self, namespace_id: str, request: DescribeNexusOperationExecutionRequest, wait: float
@@ -126,13 +122,10 @@ class StandaloneNexusOperations:
         key = await self.resolve(namespace_id, request.operation_id, request.run_id)
         if request.long_poll_token:
             seen = int.from_bytes(request.long_poll_token[-8:], "big")
-            deadline = asyncio.get_running_loop().time() + wait
-            while (await self._read(key, lambda s: s.state_transition_count)) == seen:
-                remaining = deadline - asyncio.get_running_loop().time()
-                if remaining <= 0:
-                    break
-                await self.core.wait(key, remaining)
-        return await self._read(key, lambda s: _description(s, request))
+            await self.executions.wait_until(
+                key, lambda s: s.state_transition_count, lambda n: n != seen, wait
+            )
+        return await self.executions.read(key, lambda s: _description(s, request))
 
     async def poll(
         self, namespace_id: str, operation_id: str, run_id: str, stage: int, wait: float
@@ -140,13 +133,9 @@ class StandaloneNexusOperations:
         """The operation once it reached `stage` (started, or closed); an empty answer if it has
         not after `wait` seconds (the client asks again)."""
         key = await self.resolve(namespace_id, operation_id, run_id)
-        deadline = asyncio.get_running_loop().time() + wait
-        while True:
-            response = await self._read(key, lambda s: _poll_response(s, stage))
-            remaining = deadline - asyncio.get_running_loop().time()
-            if response.wait_stage or remaining <= 0:
-                return response
-            await self.core.wait(key, remaining)
+        return await self.executions.wait_until(
+            key, lambda s: _poll_response(s, stage), lambda r: bool(r.wait_stage), wait
+        )
 
     async def request_cancel(self, namespace_id: str, operation_id: str, run_id: str, reason: str) -> None:
         key = await self.resolve(namespace_id, operation_id, run_id)
@@ -161,14 +150,6 @@ class StandaloneNexusOperations:
     async def _change(self, key: ExecutionKey, change: Callable[..., None]) -> None:
         try:
             await self.core.update(key, change)
-        except NotFound:
-            raise standalone.not_found(key.workflow_id.removeprefix(standalone.PREFIX)) from None
-
-    async def _read(self, key: ExecutionKey, view: Callable[[ExecutionState], T]) -> T:
-        try:
-            async with self.core.read(key) as state:
-                standalone.standalone_of(state)
-                return view(state)
         except NotFound:
             raise standalone.not_found(key.workflow_id.removeprefix(standalone.PREFIX)) from None
 
