@@ -1,4 +1,5 @@
-"""WorkflowService RPCs about task queues: who polls them and how much is waiting."""
+"""WorkflowService RPCs about task queues: who polls them, how much is waiting, and their
+config (rate limits and fairness weights)."""
 
 from __future__ import annotations
 
@@ -21,19 +22,21 @@ from temporalio.api.workflowservice.v1 import (
     DescribeTaskQueueResponse,
     ListTaskQueuePartitionsRequest,
     ListTaskQueuePartitionsResponse,
+    UpdateTaskQueueConfigRequest,
+    UpdateTaskQueueConfigResponse,
 )
 
 from clepsydra.clock import Clock
 from clepsydra.engine.tasks import QueueKind
 from clepsydra.errors import InvalidArgument
+from clepsydra.matching.rate_limits import RateLimits
 from clepsydra.matching.task_queues import Matching
 from clepsydra.services.namespaces import Namespaces
+from clepsydra.services.task_queue_configs import TaskQueueConfigs
 
 Context = grpc.aio.ServicerContext
 # Pollers not seen for this long are no longer reported, as in the reference.
 POLLER_TTL = timedelta(minutes=5)
-# What the reference reports as a poller's rate limit when the worker sets none.
-DEFAULT_POLLER_RATE = 100_000.0
 _KINDS = {
     TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW: QueueKind.WORKFLOW,
     TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY: QueueKind.ACTIVITY,
@@ -49,11 +52,21 @@ TASK_ID_BLOCK = 100_000
 
 
 class TaskQueueService:
-    def __init__(self, namespaces: Namespaces, matching: Matching, clock: Clock, address: str) -> None:
+    def __init__(
+        self,
+        namespaces: Namespaces,
+        matching: Matching,
+        clock: Clock,
+        address: str,
+        configs: TaskQueueConfigs,
+        limits: RateLimits,
+    ) -> None:
         self.namespaces = namespaces
         self.matching = matching
         self.clock = clock
         self.address = address
+        self.configs = configs
+        self.limits = limits
 
     async def DescribeTaskQueue(
         self, request: DescribeTaskQueueRequest, context: Context
@@ -86,7 +99,20 @@ class TaskQueueService:
             response.stats.CopyFrom(self._stats(namespace_id, name, kind))
         if request.include_task_queue_status:
             response.task_queue_status.CopyFrom(self._status(namespace_id, name, kind))
+        if request.report_config:
+            config = await self.configs.get(namespace_id, name, request.task_queue_type)
+            if config is not None:
+                response.config.CopyFrom(config)
+        rate, source = self.limits.effective(namespace_id, name, kind)
+        response.effective_rate_limit.requests_per_second = rate
+        response.effective_rate_limit.rate_limit_source = source
         return response
+
+    async def UpdateTaskQueueConfig(
+        self, request: UpdateTaskQueueConfigRequest, context: Context
+    ) -> UpdateTaskQueueConfigResponse:
+        namespace_id = await self.namespaces.id_of(request.namespace)
+        return UpdateTaskQueueConfigResponse(config=await self.configs.update(namespace_id, request))
 
     async def ListTaskQueuePartitions(
         self, request: ListTaskQueuePartitionsRequest, context: Context
@@ -107,7 +133,8 @@ class TaskQueueService:
         for identity, last_access in sorted(queue.pollers.items(), key=lambda p: p[1], reverse=True):
             if last_access < seen_since:
                 continue
-            poller = PollerInfo(identity=identity, rate_per_second=DEFAULT_POLLER_RATE)
+            rate = self.limits.poller_rate(namespace_id, name, kind, identity)
+            poller = PollerInfo(identity=identity, rate_per_second=rate)
             poller.last_access_time.FromDatetime(last_access)
             pollers.append(poller)
         return pollers

@@ -41,6 +41,7 @@ from temporalio.api.workflowservice.v1 import (
 )
 
 from clepsydra.cluster.peers import Peers, forwarded
+from clepsydra.matching.rate_limits import RateLimits
 from clepsydra.services.completions import ActivityById, Completions
 from clepsydra.services.namespaces import Namespaces
 from clepsydra.services.polls import Polls
@@ -72,10 +73,13 @@ class WorkerService:
         completions: Completions,
         workers: WorkerRegistry,
         peers: Peers | None = None,
+        limits: RateLimits | None = None,
     ) -> None:
         """`workers`: the registry a worker's last heartbeat goes to as it shuts down. `peers`:
         the other processes on the same database, where polls go to fetch tasks announced
-        there; None for a process alone on its database."""
+        there; None for a process alone on its database. `limits`: of the queues, which hear
+        the rate limits that activity workers ask for."""
+        self.limits = limits
         self.namespaces = namespaces
         self.polls = polls
         self.completions = completions
@@ -116,6 +120,8 @@ class WorkerService:
         self, request: PollActivityTaskQueueRequest, context: Context
     ) -> PollActivityTaskQueueResponse:
         namespace_id = await self.namespaces.id_of(request.namespace)
+        if self.limits is not None:
+            self.limits.activity_poll(namespace_id, request)
         timeout, fetch = self._poll_plan(
             context, "PollActivityTaskQueue", request, PollActivityTaskQueueResponse
         )

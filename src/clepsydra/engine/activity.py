@@ -195,8 +195,9 @@ def redispatch(m: Mutation, info: ActivityInfo) -> None:
 
 def dispatch(m: Mutation, info: ActivityInfo) -> None:
     """Put the current attempt on its task queue, with its schedule-to-start deadline."""
-    # Its own priority, or else its workflow's.
-    priority = info.attributes.priority.priority_key or m.state.start.priority.priority_key
+    # Its own priority, or else its workflow's, field by field.
+    own, workflows = info.attributes.priority, m.state.start.priority
+    priority = own.priority_key or workflows.priority_key
     m.add_queue_task(
         QueueTask(
             QueueKind.ACTIVITY,
@@ -205,6 +206,8 @@ def dispatch(m: Mutation, info: ActivityInfo) -> None:
             info.attempt,
             info.stamp,
             priority,
+            fairness_key=own.fairness_key or workflows.fairness_key,
+            fairness_weight=own.fairness_weight or workflows.fairness_weight,
         )
     )
     schedule_to_start = info.attributes.schedule_to_start_timeout.ToTimedelta()

@@ -76,6 +76,10 @@ class QueueTask:
     stamp: int = 0
     # Its priority key (1 first; 0: none given), which orders the queue's backlog.
     priority: int = 0
+    # Its fairness key and weight (0: none given), which share its priority's turns between
+    # keys (matching/fairness.py).
+    fairness_key: str = ""
+    fairness_weight: float = 0.0
 
     @property
     def key(self) -> str:

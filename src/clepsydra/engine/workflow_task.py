@@ -78,6 +78,8 @@ def schedule(m: Mutation, attempt: int = 1, speculative: bool = False) -> None:
             task.scheduled_event_id,
             attempt,
             priority=m.state.start.priority.priority_key,
+            fairness_key=m.state.start.priority.fairness_key,
+            fairness_weight=m.state.start.priority.fairness_weight,
         )
     )
     if s.sticky_task_queue:

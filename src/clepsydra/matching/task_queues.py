@@ -137,9 +137,14 @@ def priority_of(item: AnyDispatch) -> int:
     return (item.task.priority or DEFAULT_PRIORITY) if isinstance(item, Dispatch) else URGENT
 
 
+def fairness_of(item: AnyDispatch) -> tuple[str, float]:
+    """A task's fairness key and weight (matching/fairness.py)."""
+    return (item.task.fairness_key, item.task.fairness_weight) if isinstance(item, Dispatch) else ("", 0.0)
+
+
 @dataclass
 class TaskQueue:
-    backlog: Backlog[AnyDispatch] = field(default_factory=lambda: Backlog(priority_of))
+    backlog: Backlog[AnyDispatch] = field(default_factory=lambda: Backlog(priority_of, fairness_of))
     polls: deque[WaitingPoll] = field(default_factory=deque)
     # identity → last time it polled, for DescribeTaskQueue.
     pollers: dict[str, datetime] = field(default_factory=dict)
@@ -216,8 +221,9 @@ class Matching:
         unless `local_only`, word of tasks at another process."""
         queue = self.queue(namespace_id, name, kind)
         queue.pollers[identity] = now
-        if queue.backlog:
-            dispatch = queue.backlog.popleft()
+        dispatch = next(iter(queue.backlog), None)  # with rate limits, None until the head may go
+        if dispatch is not None:
+            queue.backlog.remove(dispatch)
             queue.queued.pop(_identity(dispatch), None)
             queue.dispatched.mark()
             return dispatch
@@ -258,6 +264,8 @@ class Matching:
         task for it in the write that creates the task, saving a write (see HistoryCore);
         the caller answers it with `Started`, or with TRY_AGAIN if that write fails."""
         queue = self._queues.get((namespace_id, name, kind))
+        if queue is not None and queue.backlog.gate is not None:
+            return None  # rate-limited: tasks go in line, through the backlog (matching/rate_limits.py)
         while queue is not None and queue.polls and not self._closed:
             poll = queue.polls.popleft()
             if not poll.future.done():
@@ -286,6 +294,8 @@ class Matching:
 
 def _hand_over(queue: TaskQueue, item: Polled) -> bool:
     """Give the item to the longest-waiting poll, if one waits."""
+    if queue.backlog.gate is not None and isinstance(item, Dispatch):
+        return False  # rate-limited: tasks go in line, through the backlog (matching/rate_limits.py)
     while queue.polls:
         if queue.polls.popleft().answer(item):
             if not isinstance(item, RemoteBacklog):

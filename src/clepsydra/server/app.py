@@ -158,6 +158,7 @@ class Server:
             await parts.search_attributes.add_by_type_name(name, self.config.search_attributes)
 
         parts.transfers.bind(parts.transfer_actions.execute)
+        await parts.task_queue_configs.load()  # before tasks are queued: limits and weights apply to them
         if parts.cluster is not None:
             await parts.cluster.start()
         else:
@@ -186,6 +187,8 @@ class Server:
         ignore_file_size_signal()
         self.watch = StoreWatch(self._store, servicer, names, self._database_lost)
         self._loops.append(asyncio.create_task(self.watch.run(), name="store-watch"))
+        if self._store.shared:  # the other processes change task queue configs too
+            self._loops.append(asyncio.create_task(parts.task_queue_configs.refresh(10.0), name="tq-configs"))
         await self._grpc.start()
         await self.web.start(
             SERVICES,

@@ -47,6 +47,7 @@ from clepsydra.history.core import HistoryCore
 from clepsydra.history.ownership import Ownership, SingleOwner
 from clepsydra.history.timer_queue import WINDOW, TimerQueue
 from clepsydra.history.transfer_queue import TransferQueue
+from clepsydra.matching.rate_limits import RateLimits
 from clepsydra.matching.task_queues import Matching
 from clepsydra.server.jobs import LeaderJobs
 from clepsydra.services.activity_operations import ActivityOperations
@@ -64,6 +65,7 @@ from clepsydra.services.schedules import Schedules
 from clepsydra.services.search_attributes import SearchAttributeRegistry
 from clepsydra.services.standalone_activities import StandaloneActivities
 from clepsydra.services.standalone_nexus import StandaloneNexusOperations
+from clepsydra.services.task_queue_configs import TaskQueueConfigs
 from clepsydra.services.task_responses import TaskResponses
 from clepsydra.services.time_skipping import WorkTracker
 from clepsydra.services.tokens import Tokens
@@ -74,6 +76,7 @@ from clepsydra.services.workers import WorkerRegistry
 from clepsydra.services.workflows import Workflows
 from clepsydra.store.base import Store
 from clepsydra.store.nexus_endpoints import endpoint_store
+from clepsydra.store.task_queue_configs import config_store
 
 if TYPE_CHECKING:
     from clepsydra.server.metrics import Metrics
@@ -98,6 +101,7 @@ class Assembly:
     jobs: LeaderJobs
     # Service full name → its RPC table, as gRPC and the HTTP API serve it.
     tables: dict[str, RpcTable]
+    task_queue_configs: TaskQueueConfigs
     cluster: Cluster | None
     # A time-skipping server's view of what is busy (None for a server on the real clock).
     work: WorkTracker | None
@@ -125,6 +129,7 @@ def assemble(
     # Time skipping waits for transfers too: it looks again when the last one is done.
     idle = clock.changed if isinstance(clock, SkippingClock) else None
     matching = Matching()
+    rate_limits = RateLimits(matching)
     membership = _membership(store, address)
     ownership: Ownership = membership or SingleOwner()
     # A time-skipping server keeps every timer in memory, to see the next one to skip to.
@@ -146,6 +151,7 @@ def assemble(
     responses = TaskResponses(core, updates, tokens)
     workflows = Workflows(core, clock, search_attributes.validate, responses.started_workflow_task)
     polls = Polls(core, matching, clock, queries, responses)
+    task_queue_configs = TaskQueueConfigs(config_store(store), rate_limits, clock)
     nexus_endpoints = NexusEndpoints(endpoint_store(store), namespaces, clock, 10.0 if store.shared else None)
     nexus_tasks = NexusTasks(matching, clock, address)
     nexus_calls = NexusCalls(core, nexus_tasks, nexus_endpoints, clock)
@@ -179,7 +185,7 @@ def assemble(
         WORKFLOW_SERVICE,
         [
             WorkflowService(namespaces, workflows, HistoryReader(core), queries, updates, persistence_store),
-            WorkerService(namespaces, polls, completions, workers, peers),
+            WorkerService(namespaces, polls, completions, workers, peers, rate_limits),
             WorkerRegistryService(namespaces, workers),
             NamespaceService(namespaces),
             VisibilityService(visibility),
@@ -192,7 +198,7 @@ def assemble(
                 visibility,
                 deleter,
             ),
-            TaskQueueService(namespaces, matching, clock, address),
+            TaskQueueService(namespaces, matching, clock, address, task_queue_configs, rate_limits),
             DeletionService(namespaces, core, deleter),
             BatchService(batches),
             NexusService(namespaces, nexus_tasks, peers),
@@ -217,6 +223,7 @@ def assemble(
         search_attributes=search_attributes,
         jobs=jobs,
         tables={WORKFLOW_SERVICE.full_name: workflow_service, OPERATOR_SERVICE.full_name: operator_service},
+        task_queue_configs=task_queue_configs,
         cluster=cluster,
         work=work,
         nexus_inbound=NexusInbound(nexus_endpoints, nexus_tasks, nexus_calls, nexus_callbacks),
