@@ -6,7 +6,7 @@ They carry no gRPC types so that the engine and the stores stay free of the tran
 from __future__ import annotations
 
 from google.protobuf.message import Message
-from temporalio.api.errordetails.v1 import NotFoundFailure
+from temporalio.api.errordetails.v1 import NotFoundFailure, PermissionDeniedFailure
 
 
 class ServiceError(Exception):
@@ -32,6 +32,13 @@ class NotFound(ServiceError):
         super().__init__(
             message, detail or NotFoundFailure(current_cluster="active", active_cluster="active")
         )
+
+
+class PermissionDenied(ServiceError):
+    code_name = "PERMISSION_DENIED"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, PermissionDeniedFailure())
 
 
 class AlreadyExists(ServiceError):

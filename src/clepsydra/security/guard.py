@@ -13,9 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from temporalio.api.errordetails.v1 import PermissionDeniedFailure
-
-from clepsydra.errors import ServiceError
+from clepsydra.errors import PermissionDenied, ServiceError
 from clepsydra.security.access import ACCESS, Scope
 from clepsydra.security.authorizer import Authorizer, default_authorizer
 from clepsydra.security.caller import AUTHORIZATION, CALLER, Caller
@@ -29,13 +27,6 @@ UNAUTHORIZED = "Request unauthorized."
 
 class Unauthenticated(ServiceError):
     code_name = "UNAUTHENTICATED"
-
-
-class PermissionDenied(ServiceError):
-    code_name = "PERMISSION_DENIED"
-
-    def __init__(self, message: str = UNAUTHORIZED) -> None:
-        super().__init__(message, PermissionDeniedFailure())
 
 
 def authorization_of(context: Any) -> str:
@@ -89,9 +80,9 @@ class Guard:
                 allowed = await allowed
         except Exception:
             log.exception("the authorizer failed on %s", rpc)
-            raise PermissionDenied() from None
+            raise PermissionDenied(UNAUTHORIZED) from None
         if not allowed:
             who = claims.subject if claims else "a caller without a token"
             log.info("%s in namespace %r refused to %s", rpc, namespace, who)
-            raise PermissionDenied()
+            raise PermissionDenied(UNAUTHORIZED)
         return claims
