@@ -25,9 +25,15 @@ from temporalio.client import (
     ScheduleSpec,
     WorkflowFailureError,
 )
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    VersioningBehavior,
+    WorkerDeploymentVersion,
+)
 from temporalio.runtime import Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from tests.http.conftest import SEARCH_ATTRIBUTE, HttpServer
 from tests.http.workflows import Greeting, WelcomeWorkflow, send_welcome_email, shout
@@ -194,5 +200,27 @@ async def test_ui_lists_running_workers(http_server: HttpServer, browser: Any, s
             await page.goto(f"{http_server.ui_url}/namespaces/default/workers")
             await shows(page, task_queue)
             await page.screenshot(path=screenshots / "9-workers.png", full_page=True)
+        finally:
+            await page.close()
+
+
+async def test_ui_shows_worker_deployments_and_their_versions(
+    http_server: HttpServer, sdk_client: Client, browser: Any, screenshots: Path
+) -> None:
+    deployment = f"ui-deployment-{uuid.uuid4().hex[:8]}"
+    config = WorkerDeploymentConfig(
+        version=WorkerDeploymentVersion(deployment, "build-1"),
+        use_worker_versioning=True,
+        default_versioning_behavior=VersioningBehavior.PINNED,
+    )
+    page = await browser.new_page(viewport={"width": 1400, "height": 900})
+    async with Worker(sdk_client, task_queue=deployment, workflows=[Greeting], deployment_config=config):
+        try:
+            await page.goto(f"{http_server.ui_url}/namespaces/default/worker-deployments")
+            await shows(page, deployment)
+            await page.screenshot(path=screenshots / "10-worker-deployments.png", full_page=True)
+            await page.goto(f"{http_server.ui_url}/namespaces/default/worker-deployments/{deployment}")
+            await shows(page, "build-1")
+            await page.screenshot(path=screenshots / "11-worker-deployment.png", full_page=True)
         finally:
             await page.close()

@@ -11,7 +11,11 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeWorkerDeploymentRequest
+from temporalio.api.deployment.v1 import WorkerDeploymentVersion
+from temporalio.api.workflowservice.v1 import (
+    DescribeNamespaceRequest,
+    UpdateWorkerDeploymentVersionComputeConfigRequest,
+)
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -46,11 +50,14 @@ async def test_start_dev_serves_extra_namespaces_and_stops_on_sigterm(tmp_path: 
 @clepsydra_only
 async def test_rpcs_not_built_yet_say_which(client: Client) -> None:
     with pytest.raises(RPCError) as error:
-        await client.workflow_service.describe_worker_deployment(
-            DescribeWorkerDeploymentRequest(namespace="default")
+        await client.workflow_service.update_worker_deployment_version_compute_config(
+            UpdateWorkerDeploymentVersionComputeConfigRequest(
+                namespace="default",
+                deployment_version=WorkerDeploymentVersion(deployment_name="d", build_id="1"),
+            )
         )
     assert error.value.status == RPCStatusCode.UNIMPLEMENTED
-    assert "DescribeWorkerDeployment" in error.value.message
+    assert "UpdateWorkerDeploymentVersionComputeConfig" in error.value.message
 
 
 @clepsydra_only

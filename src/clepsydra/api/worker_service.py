@@ -100,7 +100,7 @@ class WorkerService:
             context, "PollWorkflowTaskQueue", request, PollWorkflowTaskQueueResponse
         )
         return await self.polls.poll_workflow_task(
-            namespace_id, request.task_queue.name, request.identity, timeout, fetch
+            namespace_id, request.task_queue, request.identity, timeout, fetch, request.deployment_options
         )
 
     async def RespondWorkflowTaskCompleted(
@@ -126,7 +126,13 @@ class WorkerService:
             context, "PollActivityTaskQueue", request, PollActivityTaskQueueResponse
         )
         return await self.polls.poll_activity_task(
-            namespace_id, request.namespace, request.task_queue.name, request.identity, timeout, fetch
+            namespace_id,
+            request.namespace,
+            request.task_queue,
+            request.identity,
+            timeout,
+            fetch,
+            request.deployment_options,
         )
 
     def _poll_plan(

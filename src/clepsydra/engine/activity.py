@@ -29,7 +29,7 @@ from temporalio.api.history.v1 import (
 )
 from temporalio.api.taskqueue.v1 import TaskQueue
 
-from clepsydra.engine import codec, limits, retry
+from clepsydra.engine import codec, limits, retry, versioning
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ActivityInfo, ExecutionState
 from clepsydra.engine.tasks import QueueKind, QueueTask, TimerKind, TimerTask
@@ -206,6 +206,7 @@ def dispatch(m: Mutation, info: ActivityInfo) -> None:
             info.attempt,
             info.stamp,
             priority,
+            versioning.pinned(m.state),
             fairness_key=own.fairness_key or workflows.fairness_key,
             fairness_weight=own.fairness_weight or workflows.fairness_weight,
         )

@@ -10,11 +10,11 @@ from datetime import UTC, timedelta
 
 from temporalio.api.command.v1 import ContinueAsNewWorkflowExecutionCommandAttributes
 from temporalio.api.common.v1 import Payloads
-from temporalio.api.enums.v1 import ContinueAsNewInitiator, RetryState
+from temporalio.api.enums.v1 import ContinueAsNewInitiator, ContinueAsNewVersioningBehavior, RetryState
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import WorkflowExecutionStartedEventAttributes
 
-from clepsydra.engine import cron, retry
+from clepsydra.engine import cron, retry, versioning
 from clepsydra.engine import start as start_module
 from clepsydra.engine.mutation import Mutation
 
@@ -22,6 +22,7 @@ Initiator = ContinueAsNewInitiator
 # The reference starts successive runs of one workflow id at least this far apart.
 MIN_RUN_INTERVAL = timedelta(seconds=1)
 _ZERO = timedelta(0)
+UPGRADE_ON_CONTINUE = ContinueAsNewVersioningBehavior.CONTINUE_AS_NEW_VERSIONING_BEHAVIOR_AUTO_UPGRADE
 
 
 def continue_as_new(m: Mutation, command: ContinueAsNewWorkflowExecutionCommandAttributes) -> str:
@@ -50,6 +51,7 @@ def continue_as_new(m: Mutation, command: ContinueAsNewWorkflowExecutionCommandA
     if command.HasField("failure"):
         start.continued_failure.CopyFrom(command.failure)
     start.attempt = 1
+    versioning.inherit(m.state, start, upgrade=command.initial_versioning_behavior == UPGRADE_ON_CONTINUE)
     return _start_successor(m, start, command.backoff_start_interval.ToTimedelta())
 
 
@@ -110,6 +112,7 @@ def _successor_start(
     if s.auto_reset_points.points:  # handed on, as the reference does
         start.prev_auto_reset_points.CopyFrom(s.auto_reset_points)
     start.initiator = initiator
+    versioning.inherit(s, start)
     for name in ("memo", "search_attributes"):  # none when the run has none, as on the reference
         start.ClearField(name)
         if getattr(s, name).ListFields():

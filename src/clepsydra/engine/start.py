@@ -46,7 +46,7 @@ def attributes_from_request(
     )
     # What the request left unset stays unset, as on the reference (the SDK reads an absent
     # execution timeout as None, a present one of zero as 0:00:00).
-    for name in ("header", "input", "memo", "search_attributes"):
+    for name in ("header", "input", "memo", "search_attributes", "versioning_override"):
         if request.HasField(name):
             getattr(start, name).CopyFrom(getattr(request, name))
     if execution_timeout > _ZERO:

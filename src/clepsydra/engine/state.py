@@ -19,7 +19,7 @@ from temporalio.api.history.v1 import (
 )
 from temporalio.api.sdk.v1 import UserMetadata
 from temporalio.api.update.v1 import Outcome
-from temporalio.api.workflow.v1 import ResetPoints
+from temporalio.api.workflow.v1 import ResetPoints, WorkflowExecutionVersioningInfo
 
 from clepsydra.engine.nexus_state import NexusState
 from clepsydra.engine.schedule_state import ScheduleState
@@ -201,6 +201,9 @@ class ExecutionState:
     # Where a reset may take the workflow: the first completed workflow task of each build
     # (engine/reset_points.py), those of the runs before it included.
     auto_reset_points: ResetPoints = field(default_factory=ResetPoints)
+    # The worker version and versioning behaviour of the last completed workflow task
+    # (engine/versioning.py); None until a versioned worker completed one.
+    versioning: WorkflowExecutionVersioningInfo | None = None
 
     @property
     def key(self) -> ExecutionKey:

@@ -76,6 +76,8 @@ class QueueTask:
     stamp: int = 0
     # Its priority key (1 first; 0: none given), which orders the queue's backlog.
     priority: int = 0
+    # The worker version (engine/versioning.py) a pinned workflow's task must run on.
+    pinned: str = ""
     # Its fairness key and weight (0: none given), which share its priority's turns between
     # keys (matching/fairness.py).
     fairness_key: str = ""

@@ -1,8 +1,8 @@
 """UpdateWorkflowExecutionOptions: what an operator may change of a running workflow.
 
-Of the options the reference accepts, the priority applies here; versioning overrides need
-worker deployments, which this server does not have. The change is recorded as a
-WorkflowExecutionOptionsUpdated event that the worker may ignore: it wakes no workflow task.
+The priority and the versioning override (engine/versioning.py) may change. The change is
+recorded as a WorkflowExecutionOptionsUpdated event that the worker may ignore: it wakes no
+workflow task.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import WorkflowExecutionOptionsUpdatedEventAttributes
 from temporalio.api.workflow.v1 import WorkflowExecutionOptions
 
+from clepsydra.engine import versioning
 from clepsydra.engine.mutation import Mutation
 from clepsydra.errors import InvalidArgument, Unimplemented
 
@@ -22,8 +23,9 @@ _KNOWN_PATHS = {*_PRIORITY_PATHS, "versioning_override", "time_skipping_config"}
 
 def current(m: Mutation) -> WorkflowExecutionOptions:
     options = WorkflowExecutionOptions()
-    if m.state.start.HasField("priority"):
-        options.priority.CopyFrom(m.state.start.priority)
+    for name in ("priority", "versioning_override"):
+        if m.state.start.HasField(name):
+            getattr(options, name).CopyFrom(getattr(m.state.start, name))
     return options
 
 
@@ -36,25 +38,36 @@ def update(
             raise InvalidArgument(
                 f'error parsing UpdateMask: proto: invalid path "{path}" for message "{_MESSAGE}"'
             )
-        if path not in _PRIORITY_PATHS:
+        if path == "time_skipping_config":
             raise Unimplemented(f"updating {path} is not supported by Clepsydra yet")
+    attributes = WorkflowExecutionOptionsUpdatedEventAttributes(identity=identity)
+    if "versioning_override" in paths:
+        override = requested.versioning_override
+        versioning.check_override(override)
+        if override.ByteSize():
+            m.state.start.versioning_override.CopyFrom(override)
+            attributes.versioning_override.CopyFrom(override)
+        else:
+            m.state.start.ClearField("versioning_override")
+            attributes.unset_versioning_override = True
+    elif not m.state.start.HasField("versioning_override"):
+        attributes.unset_versioning_override = True  # as the reference writes it
     priority = Priority()
     priority.CopyFrom(m.state.start.priority)
     for path in paths:
+        if path not in _PRIORITY_PATHS:
+            continue
         if path == "priority":
             priority.CopyFrom(requested.priority)
         else:
             name = path.removeprefix("priority.")
             setattr(priority, name, getattr(requested.priority, name))
     m.state.start.priority.CopyFrom(priority)
+    if any(path in _PRIORITY_PATHS for path in paths):
+        attributes.priority.CopyFrom(priority)
     had_task = m.state.workflow_task is not None
     wanted = m.needs_workflow_task
-    event = m.add_external_event(
-        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED,
-        WorkflowExecutionOptionsUpdatedEventAttributes(
-            unset_versioning_override=True, identity=identity, priority=priority
-        ),
-    )
+    event = m.add_external_event(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED, attributes)
     event.worker_may_ignore = True
     if had_task == (m.state.workflow_task is not None):
         m.needs_workflow_task = wanted  # nothing the worker must see: no task just for this

@@ -31,7 +31,7 @@ from temporalio.api.sdk.v1 import WorkflowTaskCompletedMetadata
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import RespondWorkflowTaskCompletedRequest
 
-from clepsydra.engine import dynamic_config, reset_points
+from clepsydra.engine import dynamic_config, reset_points, versioning
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionState, WorkflowTaskInfo
 from clepsydra.engine.tasks import QueueKind, QueueTask, TimerKind, TimerTask
@@ -71,17 +71,7 @@ def schedule(m: Mutation, attempt: int = 1, speculative: bool = False) -> None:
         m.add_event(EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, _scheduled_attributes(s, task))
     s.workflow_task = task
     m.touch()
-    m.add_queue_task(
-        QueueTask(
-            QueueKind.WORKFLOW,
-            task.task_queue,
-            task.scheduled_event_id,
-            attempt,
-            priority=m.state.start.priority.priority_key,
-            fairness_key=m.state.start.priority.fairness_key,
-            fairness_weight=m.state.start.priority.fairness_weight,
-        )
-    )
+    _queue(m, task)
     if s.sticky_task_queue:
         # A sticky worker that does not pick its task up in time may be gone: then the
         # task moves to the normal queue, where any worker can replay the workflow.
@@ -166,6 +156,7 @@ def complete(m: Mutation, task: WorkflowTaskInfo, request: RespondWorkflowTaskCo
     )
     if request.HasField("worker_version_stamp"):
         attributes.worker_version.CopyFrom(request.worker_version_stamp or WorkerVersionStamp())
+    versioning.record_completion(m, request, attributes)
     event = m.add_event(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, attributes)
     reset_points.add(m, event.event_id, request)
     s.workflow_task = None
@@ -268,7 +259,27 @@ def sticky_queue_released(m: Mutation, scheduled_event_id: int, attempt: int) ->
         return
     reset_sticky(m)
     task.task_queue = s.task_queue
-    m.add_queue_task(QueueTask(QueueKind.WORKFLOW, task.task_queue, task.scheduled_event_id, task.attempt))
+    _queue(m, task)
+
+
+def _queue(m: Mutation, task: WorkflowTaskInfo) -> None:
+    """Put the task on its queue, with its workflow's priority and pinned version."""
+    s = m.state
+    pinned = versioning.pinned(s)
+    priority = s.start.priority.priority_key
+    m.add_queue_task(
+        QueueTask(
+            QueueKind.WORKFLOW,
+            task.task_queue,
+            task.scheduled_event_id,
+            task.attempt,
+            0,
+            priority,
+            pinned,
+            fairness_key=s.start.priority.fairness_key,
+            fairness_weight=s.start.priority.fairness_weight,
+        )
+    )
 
 
 def make_real(m: Mutation, task: WorkflowTaskInfo) -> None:

@@ -330,7 +330,7 @@ class HistoryCore:
         for task in list(m.queue_tasks):
             if self._matching.released(key.namespace_id, task.task_queue):
                 continue
-            poll = self._matching.claim(key.namespace_id, task.task_queue, task.kind)
+            poll = self._matching.claim(Dispatch(key, task))
             if poll is None:
                 continue
             try:

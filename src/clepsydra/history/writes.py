@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.common.v1 import SearchAttributes, WorkflowExecution
 from temporalio.api.history.v1 import History
 
-from clepsydra.engine import codec
+from clepsydra.engine import codec, versioning
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionState
 from clepsydra.store.base import (
@@ -83,10 +83,22 @@ def visibility_record(s: ExecutionState) -> VisibilityRecord:
         history_size_bytes=s.history_size_bytes,
         state_transition_count=s.state_transition_count,
         memo=s.memo.SerializeToString(),
-        search_attributes=s.search_attributes.SerializeToString(),
+        search_attributes=_search_attributes(s),
         parent=_execution_pair(s.start.parent_workflow_execution),
         root=_execution_pair(s.start.root_workflow_execution),
     )
+
+
+def _search_attributes(s: ExecutionState) -> bytes:
+    """The run's search attributes, with those the server keeps of its worker version."""
+    versioned = versioning.search_attributes(s)
+    if not versioned:
+        return s.search_attributes.SerializeToString()
+    attributes = SearchAttributes()
+    attributes.CopyFrom(s.search_attributes)
+    for name, payload in versioned.items():
+        attributes.indexed_fields[name].CopyFrom(payload)
+    return attributes.SerializeToString()
 
 
 def _execution_pair(execution: WorkflowExecution) -> tuple[str, str] | None:

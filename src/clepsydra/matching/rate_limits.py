@@ -21,6 +21,7 @@ import asyncio
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from temporalio.api.enums.v1 import RateLimitSource
@@ -58,6 +59,8 @@ class QueueLimits:
 
     backlog: Backlog[AnyDispatch]
     polls: deque[WaitingPoll]
+    # The worker version a task must go to (`Matching.target`): the poll woken must be one.
+    target: Callable[[AnyDispatch], str | None]
     api_rate: float | None = None
     worker_rate: float | None = None
     key_rate: float | None = None  # every fairness key's, before its weight
@@ -156,8 +159,9 @@ class QueueLimits:
         head = self.backlog.first()
         if head is None or not self.admits(head):
             return
+        target = self.target(head)
         for poll in self.polls:
-            if poll.answer(TRY_AGAIN):
+            if (target is None or target == poll.version) and poll.answer(TRY_AGAIN):
                 return
 
     def _wake_at(self, when: float) -> None:
@@ -194,7 +198,9 @@ class RateLimits:
         found = self._limits.get((namespace_id, name, kind))
         if found is None:
             queue = self._matching.queue(namespace_id, name, kind)
-            found = self._limits[(namespace_id, name, kind)] = QueueLimits(queue.backlog, queue.polls)
+            found = self._limits[(namespace_id, name, kind)] = QueueLimits(
+                queue.backlog, queue.polls, self._matching.target
+            )
         return found
 
     def configure(self, namespace_id: str, name: str, kind: QueueKind, config: TaskQueueConfig) -> None:

@@ -1,5 +1,8 @@
 """In-memory task queues: a backlog of tasks and a line of waiting polls per queue.
 
+A task goes to a poll whose worker version is the one the task is routed to (`Route`): for
+queues of no worker deployment, any poll; see services/worker_deployments.py.
+
 A task reaches a queue only after the transaction that created it has committed,
 and its row stays in the store until the transaction that starts it deletes it;
 so these queues are a fast index over durable state, rebuilt from the store at
@@ -52,6 +55,7 @@ class QueryDispatch:
     query_id: str
     query: WorkflowQuery
     kind: QueueKind = QueueKind.WORKFLOW
+    pinned: str = ""  # as QueueTask.pinned
 
 
 @dataclass(frozen=True)
@@ -94,10 +98,21 @@ TRY_AGAIN = TryAgain()
 Polled = AnyDispatch | RemoteBacklog | Started | TryAgain
 
 
+# (namespace id, task queue, kind, workflow id, pinned version) → the worker version
+# (engine/versioning.version_key; "" for unversioned workers) the task must go to, or None
+# if the queue belongs to no worker deployment and any poll may take it.
+Route = Callable[[str, str, QueueKind, str, str], str | None]
+
+
+def _unrouted(namespace_id: str, name: str, kind: QueueKind, workflow_id: str, pinned: str) -> str | None:
+    return None
+
+
 @dataclass(eq=False)
 class WaitingPoll:
     future: asyncio.Future[Polled | None]
     identity: str
+    version: str = ""  # of the polling worker: engine/versioning.version_key, "" unversioned
 
     def answer(self, item: Polled | None) -> bool:
         """Hand the item over, unless the poll went away; whether it was handed over."""
@@ -165,17 +180,34 @@ class Matching:
         self._closed = False
         # Called when a task is queued with no poll waiting for it (see the module's docstring).
         self.on_backlog: Callable[[str, str, QueueKind], None] | None = None
+        self.route: Route = _unrouted
+        # Takes a workflow task that sits on a sticky queue whose worker may not run it (its
+        # workflow's routing moved to another version) to the normal queue; whether it did.
+        self.stray: Callable[[Dispatch], bool] = lambda dispatch: False
+
+    def target(self, item: Polled) -> str | None:
+        """The worker version the item must go to; None if any worker may take it."""
+        if not isinstance(item, Dispatch | QueryDispatch | NexusDispatch):
+            return None
+        pinned = (
+            item.task.pinned
+            if isinstance(item, Dispatch)
+            else item.pinned
+            if isinstance(item, QueryDispatch)
+            else ""
+        )
+        return self.route(item.key.namespace_id, item.task_queue, item.kind, item.key.workflow_id, pinned)
 
     def queue(self, namespace_id: str, name: str, kind: QueueKind) -> TaskQueue:
         return self._queues.setdefault((namespace_id, name, kind), TaskQueue())
 
     def add(self, dispatch: AnyDispatch, front: bool = False) -> None:
         queue = self.queue(dispatch.key.namespace_id, dispatch.task_queue, dispatch.kind)
-        if _identity(dispatch) in queue.queued:
+        if _identity(dispatch) in queue.queued or (isinstance(dispatch, Dispatch) and self.stray(dispatch)):
             return
         if not front:  # not a task given back by a poll that went away
             queue.added.mark()
-        if _hand_over(queue, dispatch):
+        if self._hand_over(queue, dispatch):
             return
         queue.queued[_identity(dispatch)] = time.monotonic()
         if front:
@@ -194,7 +226,7 @@ class Matching:
         """Another process holds tasks of this queue: send a waiting poll there."""
         queue = self.queue(namespace_id, name, kind)
         queue.remote[address] = time.monotonic()
-        _hand_over(queue, RemoteBacklog(address))
+        self._hand_over(queue, RemoteBacklog(address))
 
     def drained(self, namespace_id: str, name: str, kind: QueueKind, address: str, since: float) -> None:
         """A poll sent to `address` at `since` found nothing: forget it, unless it has been
@@ -216,23 +248,21 @@ class Matching:
         now: datetime,
         timeout: float,
         local_only: bool = False,
+        version: str = "",
     ) -> Polled | None:
-        """The next task of the queue, or None if none came within `timeout` seconds; or,
-        unless `local_only`, word of tasks at another process."""
+        """The next task of the queue for a worker of `version`, or None if none came within
+        `timeout` seconds; or, unless `local_only`, word of tasks at another process."""
         queue = self.queue(namespace_id, name, kind)
         queue.pollers[identity] = now
-        dispatch = next(iter(queue.backlog), None)  # with rate limits, None until the head may go
+        dispatch = self._take(queue, version)
         if dispatch is not None:
-            queue.backlog.remove(dispatch)
-            queue.queued.pop(_identity(dispatch), None)
-            queue.dispatched.mark()
             return dispatch
         if not local_only and queue.remote:
             return RemoteBacklog(max(queue.remote, key=queue.remote.__getitem__))
         if self._closed or timeout <= 0:
             return None
         waiter: asyncio.Future[Polled | None] = asyncio.get_running_loop().create_future()
-        waiting = WaitingPoll(waiter, identity)
+        waiting = WaitingPoll(waiter, identity, version)
         queue.polls.append(waiting)
         try:
             async with asyncio.timeout(timeout):
@@ -259,20 +289,66 @@ class Matching:
             if queue.backlog
         ]
 
-    def claim(self, namespace_id: str, name: str, kind: QueueKind) -> WaitingPoll | None:
-        """Take the longest-waiting poll of the queue out of line, for the caller to start a
-        task for it in the write that creates the task, saving a write (see HistoryCore);
-        the caller answers it with `Started`, or with TRY_AGAIN if that write fails."""
-        queue = self._queues.get((namespace_id, name, kind))
-        if queue is not None and queue.backlog.gate is not None:
-            return None  # rate-limited: tasks go in line, through the backlog (matching/rate_limits.py)
-        while queue is not None and queue.polls and not self._closed:
-            poll = queue.polls.popleft()
-            if not poll.future.done():
-                queue.added.mark()  # the task is started for this poll in the write that creates it
+    def claim(self, dispatch: Dispatch) -> WaitingPoll | None:
+        """Take the longest-waiting poll that may have the task out of line, for the caller
+        to start the task for it in the write that creates it, saving a write (see
+        HistoryCore); the caller answers it with `Started`, or with TRY_AGAIN if that write
+        fails."""
+        queue = self._queues.get((dispatch.key.namespace_id, dispatch.task_queue, dispatch.kind))
+        if queue is None or self._closed:
+            return None
+        poll = self._next_poll(queue, dispatch)
+        if poll is not None:
+            queue.added.mark()  # the task is started for this poll in the write that creates it
+            queue.dispatched.mark()
+        return poll
+
+    def rematch(self, namespace_id: str) -> None:
+        """Routing changed in the namespace: hand tasks waiting there to the waiting polls
+        that may have them now."""
+        for (queue_namespace, _, _), queue in self._queues.items():
+            if queue_namespace != namespace_id or not queue.backlog:
+                continue
+            for item in list(queue.backlog):
+                if (isinstance(item, Dispatch) and self.stray(item)) or self._hand_over(queue, item):
+                    queue.backlog.remove(item)
+                    queue.queued.pop(_identity(item), None)
+
+    def _take(self, queue: TaskQueue, version: str) -> AnyDispatch | None:
+        """The first task of the backlog a worker of `version` may have, out of it."""
+        for item in queue.backlog:
+            target = self.target(item)
+            if target is None or target == version:
+                queue.backlog.remove(item)
+                queue.queued.pop(_identity(item), None)
                 queue.dispatched.mark()
+                return item
+        return None
+
+    def _next_poll(self, queue: TaskQueue, item: Polled) -> WaitingPoll | None:
+        """The longest-waiting poll that may have the item, out of line."""
+        if queue.backlog.gate is not None and isinstance(item, Dispatch):
+            return None  # rate-limited: tasks go in line, through the backlog (matching/rate_limits.py)
+        polls = queue.polls
+        while polls and polls[0].future.done():  # went away
+            polls.popleft()
+        if not polls:
+            return None
+        target = self.target(item)
+        for poll in polls:
+            if (target is None or target == poll.version) and not poll.future.done():
+                polls.remove(poll)
                 return poll
         return None
+
+    def _hand_over(self, queue: TaskQueue, item: Polled) -> bool:
+        """Give the item to the longest-waiting poll that may have it, if one waits."""
+        poll = self._next_poll(queue, item)
+        if poll is None or not poll.answer(item):
+            return False
+        if not isinstance(item, RemoteBacklog):
+            queue.dispatched.mark()
+        return True
 
     def release(self, namespace_id: str, name: str) -> list[AnyDispatch]:
         """A worker's sticky queue is gone with its worker: take the tasks waiting on it;
@@ -290,18 +366,6 @@ class Matching:
         for queue in self._queues.values():
             while queue.polls:
                 queue.polls.popleft().answer(None)
-
-
-def _hand_over(queue: TaskQueue, item: Polled) -> bool:
-    """Give the item to the longest-waiting poll, if one waits."""
-    if queue.backlog.gate is not None and isinstance(item, Dispatch):
-        return False  # rate-limited: tasks go in line, through the backlog (matching/rate_limits.py)
-    while queue.polls:
-        if queue.polls.popleft().answer(item):
-            if not isinstance(item, RemoteBacklog):
-                queue.dispatched.mark()
-            return True
-    return False
 
 
 def _identity(dispatch: AnyDispatch) -> tuple[ExecutionKey, str]:

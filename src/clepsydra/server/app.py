@@ -159,6 +159,7 @@ class Server:
 
         parts.transfers.bind(parts.transfer_actions.execute)
         await parts.task_queue_configs.load()  # before tasks are queued: limits and weights apply to them
+        await parts.worker_deployments.load()  # before tasks are queued: matching routes them
         if parts.cluster is not None:
             await parts.cluster.start()
         else:
@@ -166,6 +167,7 @@ class Server:
         self._loops = [
             asyncio.create_task(self._lead(), name="leader-jobs"),
             asyncio.create_task(parts.core.run_timers(), name="timers"),
+            asyncio.create_task(parts.worker_deployments.refresh_forever(), name="worker-deployments"),
         ]
         recorder = self.metrics
         # Every front end serves the same tables, so one guard checks gRPC, HTTP and the UI.

@@ -21,6 +21,7 @@ from temporalio.api.workflowservice.v1 import service_pb2 as workflow_service_pb
 from clepsydra.api.activity_service import ActivityService
 from clepsydra.api.batch_service import BatchService
 from clepsydra.api.deletion_service import DeletionService
+from clepsydra.api.deprecated_versioning_service import DeprecatedVersioningService
 from clepsydra.api.namespace_service import NamespaceService
 from clepsydra.api.nexus_endpoint_service import NexusEndpointService
 from clepsydra.api.nexus_service import NexusService
@@ -31,6 +32,7 @@ from clepsydra.api.standalone_activity_service import StandaloneActivityService
 from clepsydra.api.standalone_nexus_service import StandaloneNexusService
 from clepsydra.api.task_queue_service import TaskQueueService
 from clepsydra.api.visibility_service import VisibilityService
+from clepsydra.api.worker_deployment_service import WorkerDeploymentService
 from clepsydra.api.worker_registry_service import WorkerRegistryService
 from clepsydra.api.worker_service import WorkerService
 from clepsydra.api.workflow_service import WorkflowService
@@ -72,11 +74,13 @@ from clepsydra.services.tokens import Tokens
 from clepsydra.services.transfers import TransferActions
 from clepsydra.services.updates import Updates
 from clepsydra.services.visibility import Visibility
+from clepsydra.services.worker_deployments import WorkerDeployments
 from clepsydra.services.workers import WorkerRegistry
 from clepsydra.services.workflows import Workflows
 from clepsydra.store.base import Store
 from clepsydra.store.nexus_endpoints import endpoint_store
 from clepsydra.store.task_queue_configs import config_store
+from clepsydra.store.worker_deployments import deployment_store
 
 if TYPE_CHECKING:
     from clepsydra.server.metrics import Metrics
@@ -105,6 +109,7 @@ class Assembly:
     cluster: Cluster | None
     # A time-skipping server's view of what is busy (None for a server on the real clock).
     work: WorkTracker | None
+    worker_deployments: WorkerDeployments
     # Nexus requests that arrive over HTTP, at an endpoint's URL.
     nexus_inbound: NexusInbound | None = None
 
@@ -150,14 +155,22 @@ def assemble(
     queries = Queries(core, matching, address, tokens)
     responses = TaskResponses(core, updates, tokens)
     workflows = Workflows(core, clock, search_attributes.validate, responses.started_workflow_task)
-    polls = Polls(core, matching, clock, queries, responses)
+    visibility = Visibility(store, namespaces, search_attributes)
+    deployments = WorkerDeployments(
+        deployment_store(store),
+        matching,
+        clock,
+        core.sticky_worker_gone,
+        visibility.count_in,
+        5.0 if store.shared else None,
+    )
+    polls = Polls(core, matching, clock, queries, responses, deployments)
     task_queue_configs = TaskQueueConfigs(config_store(store), rate_limits, clock)
     nexus_endpoints = NexusEndpoints(endpoint_store(store), namespaces, clock, 10.0 if store.shared else None)
     nexus_tasks = NexusTasks(matching, clock, address)
     nexus_calls = NexusCalls(core, nexus_tasks, nexus_endpoints, clock)
     nexus_callbacks = NexusCallbacks(core)
     completions = Completions(core, responses, tokens, search_attributes.validate, nexus_endpoints.ids)
-    visibility = Visibility(store, namespaces, search_attributes)
     schedules = Schedules(core, clock, visibility, search_attributes.validate)
 
     deleter = RunDeleter(core)
@@ -187,6 +200,8 @@ def assemble(
             WorkflowService(namespaces, workflows, HistoryReader(core), queries, updates, persistence_store),
             WorkerService(namespaces, polls, completions, workers, peers, rate_limits),
             WorkerRegistryService(namespaces, workers),
+            WorkerDeploymentService(namespaces, deployments),
+            DeprecatedVersioningService(),
             NamespaceService(namespaces),
             VisibilityService(visibility),
             ScheduleService(namespaces, schedules),
@@ -227,6 +242,7 @@ def assemble(
         cluster=cluster,
         work=work,
         nexus_inbound=NexusInbound(nexus_endpoints, nexus_tasks, nexus_calls, nexus_callbacks),
+        worker_deployments=deployments,
     )
 
 

@@ -17,7 +17,7 @@ from temporalio.api.workflow.v1 import (
 )
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionResponse
 
-from clepsydra.engine import activity_operations
+from clepsydra.engine import activity_operations, versioning
 from clepsydra.engine.state import ActivityInfo, ExecutionState
 from clepsydra.services.nexus_describe import add_nexus
 
@@ -41,6 +41,9 @@ def describe_execution(s: ExecutionState, now: datetime) -> DescribeWorkflowExec
     )
     if s.start.HasField("priority"):
         info.priority.CopyFrom(s.start.priority)
+    versioning_info = versioning.info(s)
+    if versioning_info is not None:
+        info.versioning_info.CopyFrom(versioning_info)
     info.start_time.FromDatetime(s.start_time)
     if s.auto_reset_points.points:
         info.auto_reset_points.CopyFrom(s.auto_reset_points)

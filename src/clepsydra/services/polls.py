@@ -14,7 +14,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from temporalio.api.deployment.v1 import WorkerDeploymentOptions
 from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import PollActivityTaskQueueResponse, PollWorkflowTaskQueueResponse
 
 from clepsydra.clock import Clock
@@ -35,6 +37,7 @@ from clepsydra.matching.task_queues import (
 )
 from clepsydra.services.queries import Queries
 from clepsydra.services.task_responses import TaskResponses
+from clepsydra.services.worker_deployments import WorkerDeployments
 
 R = TypeVar("R")
 S = TypeVar("S")
@@ -44,21 +47,29 @@ Fetch = Callable[[str], Awaitable[R | None]]
 
 class Polls:
     def __init__(
-        self, core: HistoryCore, matching: Matching, clock: Clock, queries: Queries, responses: TaskResponses
+        self,
+        core: HistoryCore,
+        matching: Matching,
+        clock: Clock,
+        queries: Queries,
+        responses: TaskResponses,
+        deployments: WorkerDeployments,
     ) -> None:
         self.core = core
         self.matching = matching
         self.clock = clock
         self.queries = queries
         self.responses = responses
+        self.deployments = deployments
 
     async def poll_workflow_task(
         self,
         namespace_id: str,
-        task_queue: str,
+        task_queue: TaskQueue,
         identity: str,
         timeout: float,
         fetch: Fetch[PollWorkflowTaskQueueResponse] | None = None,
+        deployment: WorkerDeploymentOptions | None = None,
     ) -> PollWorkflowTaskQueueResponse:
         async def start(dispatch: AnyDispatch) -> PollWorkflowTaskQueueResponse | None:
             if isinstance(dispatch, QueryDispatch):
@@ -73,7 +84,7 @@ class Polls:
             return await self.responses.workflow_task(dispatch.key, transient)
 
         response = await self._poll(
-            namespace_id, task_queue, QueueKind.WORKFLOW, identity, timeout, fetch, start, respond
+            namespace_id, task_queue, QueueKind.WORKFLOW, identity, timeout, fetch, start, respond, deployment
         )
         return response or PollWorkflowTaskQueueResponse()
 
@@ -81,10 +92,11 @@ class Polls:
         self,
         namespace_id: str,
         namespace: str,
-        task_queue: str,
+        task_queue: TaskQueue,
         identity: str,
         timeout: float,
         fetch: Fetch[PollActivityTaskQueueResponse] | None = None,
+        deployment: WorkerDeploymentOptions | None = None,
     ) -> PollActivityTaskQueueResponse:
         async def start(dispatch: AnyDispatch) -> PollActivityTaskQueueResponse | None:
             assert isinstance(dispatch, Dispatch)  # queries only go to workflow task queues
@@ -96,7 +108,7 @@ class Polls:
                 return self.responses.activity_task(state, info, namespace)
 
         response = await self._poll(
-            namespace_id, task_queue, QueueKind.ACTIVITY, identity, timeout, fetch, start, respond
+            namespace_id, task_queue, QueueKind.ACTIVITY, identity, timeout, fetch, start, respond, deployment
         )
         return response or PollActivityTaskQueueResponse()
 
@@ -111,20 +123,27 @@ class Polls:
     async def _poll(
         self,
         namespace_id: str,
-        task_queue: str,
+        queue: TaskQueue,
         kind: QueueKind,
         identity: str,
         timeout: float,
         fetch: Fetch[R] | None,
         start: Callable[[AnyDispatch], Awaitable[R | None]],
         respond: Callable[[Dispatch, Any], Awaitable[R | None]],
+        deployment: WorkerDeploymentOptions | None,
     ) -> R | None:
         """The first task of the queue that could be started within `timeout`: from this
         process, or (with `fetch`) from another one that announced tasks of the queue.
         `start` starts a task and answers; `respond` answers for one started already (by
         the write that created it: see `HistoryCore._start_for_waiting_polls`)."""
+        task_queue = queue.name
         if not task_queue:
             raise InvalidArgument("TaskQueue is not set on request.")
+        version = (
+            ""
+            if deployment is None
+            else await self.deployments.poll_version(namespace_id, queue, kind, deployment)
+        )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -137,6 +156,7 @@ class Polls:
                 self.clock.now(),
                 remaining,
                 local_only=fetch is None or remaining == 0,
+                version=version,
             )
             if item is None:
                 return None

@@ -28,6 +28,7 @@ from temporalio.api.workflowservice.v1 import (
     RespondQueryTaskCompletedRequest,
 )
 
+from clepsydra.engine import versioning
 from clepsydra.engine.state import ExecutionState
 from clepsydra.errors import DeadlineExceeded, InvalidArgument, NotFound
 from clepsydra.history.core import HistoryCore
@@ -58,12 +59,13 @@ class Queries:
         async with self.core.read(key) as state:
             rejected = _rejected(state, request.query_reject_condition)
             task_queue = state.task_queue
+            pinned = versioning.pinned(state)
         if rejected is not None:
             return QueryWorkflowResponse(query_rejected=rejected)
         query_id = str(uuid.uuid4())
         answer: asyncio.Future[RespondQueryTaskCompletedRequest] = asyncio.get_running_loop().create_future()
         self._pending[query_id] = answer
-        self.matching.add(QueryDispatch(key, task_queue, query_id, request.query))
+        self.matching.add(QueryDispatch(key, task_queue, query_id, request.query, pinned=pinned))
         try:
             async with asyncio.timeout(timeout):
                 response = await answer

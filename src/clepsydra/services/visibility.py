@@ -57,6 +57,13 @@ class Visibility:
         )
         return await self._count(namespace_id, compiled)
 
+    async def count_in(self, namespace_id: str, query: str) -> int:
+        """Runs of a namespace, named by id, that a query selects: for the server's own checks."""
+        compiled = await self._compile(
+            namespace_id, lambda schema: compile_query(query, schema, counting=True)
+        )
+        return (await self._count(namespace_id, compiled)).count
+
     async def _count(self, namespace_id: str, compiled: Compiled) -> CountWorkflowExecutionsResponse:
         rows = await self._store.count_visibility(namespace_id, compiled)
         response = CountWorkflowExecutionsResponse(count=sum(count for _, count in rows))

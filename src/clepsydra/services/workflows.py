@@ -34,7 +34,16 @@ from temporalio.api.workflowservice.v1 import (
 )
 
 from clepsydra.clock import Clock
-from clepsydra.engine import cron, dynamic_config, limits, reset, start, workflow, workflow_options
+from clepsydra.engine import (
+    cron,
+    dynamic_config,
+    limits,
+    reset,
+    start,
+    versioning,
+    workflow,
+    workflow_options,
+)
 from clepsydra.engine.dispatch import queued_workflow_task, start_queued
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionKey, ExecutionState
@@ -75,6 +84,7 @@ class ParentLink:
             root if root.workflow_id else WorkflowExecution(workflow_id=p.workflow_id, run_id=p.run_id)
         )
         attributes.ClearField("identity")
+        versioning.inherit(p, attributes)
 
 
 SearchAttributeCheck = Callable[[str, str, SearchAttributes], Awaitable[None]]
@@ -449,6 +459,7 @@ def _validate_start(request: StartWorkflowExecutionRequest) -> None:
             raise InvalidArgument(f"Invalid {what}.")
     if request.cron_schedule:
         cron.validate(request.cron_schedule)
+    versioning.check_override(request.versioning_override)
     limits.check_blob(limits.payloads_size(request.input))
     if request.memo.ByteSize() > dynamic_config.current().memo_size_limit:
         raise InvalidArgument("Memo size exceeds limit.")
