@@ -15,7 +15,6 @@ from temporalio.api.taskqueue.v1 import (
     TaskQueueStatus,
     TaskQueueTypeInfo,
     TaskQueueVersionInfo,
-    TaskQueueVersioningInfo,
 )
 from temporalio.api.workflowservice.v1 import (
     DescribeTaskQueueRequest,
@@ -28,11 +27,14 @@ from temporalio.api.workflowservice.v1 import (
 
 from clepsydra.clock import Clock
 from clepsydra.engine.tasks import QueueKind
+from clepsydra.engine.worker_deployments import UNVERSIONED
 from clepsydra.errors import InvalidArgument
 from clepsydra.matching.rate_limits import RateLimits
 from clepsydra.matching.task_queues import Matching
 from clepsydra.services.namespaces import Namespaces
 from clepsydra.services.task_queue_configs import TaskQueueConfigs
+from clepsydra.services.worker_deployment_views import queue_versioning_info
+from clepsydra.services.worker_deployments import WorkerDeployments
 
 Context = grpc.aio.ServicerContext
 # Pollers not seen for this long are no longer reported, as in the reference.
@@ -44,7 +46,6 @@ _KINDS = {
 }
 # The types an enhanced describe reports when the request names none, as the reference.
 _DEFAULT_TYPES = [TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY]
-UNVERSIONED = "__unversioned__"
 # The dispatch rate limit of a queue whose workers set none, and the size of the blocks of
 # task ids a queue takes, as the reference reports them.
 DEFAULT_DISPATCH_RATE = 4000.0
@@ -60,8 +61,10 @@ class TaskQueueService:
         address: str,
         configs: TaskQueueConfigs,
         limits: RateLimits,
+        deployments: WorkerDeployments,
     ) -> None:
         self.namespaces = namespaces
+        self.deployments = deployments
         self.matching = matching
         self.clock = clock
         self.address = address
@@ -90,11 +93,13 @@ class TaskQueueService:
                 info.types_info[queue_type].CopyFrom(type_info)
             return DescribeTaskQueueResponse(versions_info={"": info})
         kind = _KINDS.get(request.task_queue_type, QueueKind.WORKFLOW)
-        response = DescribeTaskQueueResponse(
-            pollers=self._pollers(namespace_id, name, kind),
-            versioning_info=TaskQueueVersioningInfo(current_version=UNVERSIONED),
-        )
-        response.versioning_info.update_time.FromSeconds(-62135596800)  # Go's zero time, as the reference
+        response = DescribeTaskQueueResponse(pollers=self._pollers(namespace_id, name, kind))
+        deployment = self.deployments.owner_of(namespace_id, name, kind)
+        if deployment is None:
+            response.versioning_info.current_version = UNVERSIONED
+            response.versioning_info.update_time.FromSeconds(-62135596800)  # Go's zero time, as the reference
+        else:
+            response.versioning_info.CopyFrom(queue_versioning_info(deployment))
         if request.report_stats:
             response.stats.CopyFrom(self._stats(namespace_id, name, kind))
         if request.include_task_queue_status:

@@ -213,7 +213,9 @@ def assemble(
                 visibility,
                 deleter,
             ),
-            TaskQueueService(namespaces, matching, clock, address, task_queue_configs, rate_limits),
+            TaskQueueService(
+                namespaces, matching, clock, address, task_queue_configs, rate_limits, deployments
+            ),
             DeletionService(namespaces, core, deleter),
             BatchService(batches),
             NexusService(namespaces, nexus_tasks, peers),

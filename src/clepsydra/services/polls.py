@@ -116,6 +116,7 @@ class Polls:
         """A worker shut down: its cached workflows' waiting tasks go to the normal queue now."""
         if not sticky_queue:
             return
+        self.deployments.forget_sticky(namespace_id, sticky_queue)
         for dispatch in self.matching.release(namespace_id, sticky_queue):
             if isinstance(dispatch, Dispatch):
                 await self.core.sticky_worker_gone(dispatch)

@@ -13,6 +13,7 @@ from temporalio.api.deployment.v1 import (
     WorkerDeploymentVersionInfo,
 )
 from temporalio.api.enums.v1 import RoutingConfigUpdateState, TaskQueueType, VersionDrainageStatus
+from temporalio.api.taskqueue.v1 import TaskQueueVersioningInfo
 from temporalio.api.workflowservice.v1 import ListWorkerDeploymentsResponse
 
 from clepsydra.engine.worker_deployments import DRAINED, DRAINING, Deployment, Version, version_string
@@ -73,6 +74,25 @@ def routing_config(d: Deployment) -> RoutingConfig:
         if value is not None:
             getattr(config, field).FromDatetime(value)
     return config
+
+
+def queue_versioning_info(d: Deployment) -> TaskQueueVersioningInfo:
+    """The routing of a deployment, as DescribeTaskQueue shows it for the deployment's queues."""
+    routing = routing_config(d)
+    info = TaskQueueVersioningInfo(
+        current_version=routing.current_version,
+        ramping_version=routing.ramping_version,
+        ramping_version_percentage=routing.ramping_version_percentage,
+    )
+    for field in ("current_deployment_version", "ramping_deployment_version"):
+        if routing.HasField(field):
+            getattr(info, field).CopyFrom(getattr(routing, field))
+    changes = [
+        t for t in (d.current_changed_time, d.ramping_changed_time, d.ramp_percentage_changed_time) if t
+    ]
+    if changes:
+        info.update_time.FromDatetime(max(changes))
+    return info
 
 
 def version_summary(d: Deployment, v: Version) -> Summary:

@@ -65,9 +65,8 @@ class WorkerDeployments:
         refresh_seconds: float | None = None,
     ) -> None:
         """`to_normal_queue`: moves a workflow task off a sticky queue. `count`: how many runs
-        of a namespace (by id) a visibility query selects."""
-        """`refresh_seconds`: how often to reload what other processes changed (None: only
-        this process changes deployments)."""
+        of a namespace (by id) a visibility query selects. `refresh_seconds`: how often to
+        reload what other processes changed (None: only this process changes deployments)."""
         self._store = store
         self._matching = matching
         self._clock = clock
@@ -87,7 +86,11 @@ class WorkerDeployments:
 
     async def load(self) -> None:
         rows = await self._store.all_deployments()
-        self._deployments = {(r.namespace_id, r.name): _decode(r) for r in rows}
+        loaded = {(r.namespace_id, r.name): _decode(r) for r in rows}
+        for key, known in self._deployments.items():  # changed here while the rows were read
+            if key in loaded and known.revision > loaded[key].revision:
+                loaded[key] = known
+        self._deployments = loaded
         self._owners = {}
         for (namespace_id, _), deployment in sorted(
             self._deployments.items(), key=lambda d: d[1].create_time
@@ -119,6 +122,15 @@ class WorkerDeployments:
             return pinned
         build_id = self._deployments[(namespace_id, owner)].target(workflow_id)
         return f"{owner}.{build_id}" if build_id else ""
+
+    def owner_of(self, namespace_id: str, task_queue: str, kind: QueueKind) -> Deployment | None:
+        """The deployment a task queue belongs to, if any."""
+        owner = self._owners.get((namespace_id, task_queue, kind))
+        return None if owner is None else self._deployments.get((namespace_id, owner))
+
+    def forget_sticky(self, namespace_id: str, sticky_queue: str) -> None:
+        """The worker of a sticky queue shut down."""
+        self._sticky.pop((namespace_id, sticky_queue), None)
 
     def stray(self, dispatch: Dispatch) -> bool:
         sticky = self._sticky.get((dispatch.key.namespace_id, dispatch.task_queue))
