@@ -536,10 +536,11 @@ class ContinuingWorkflow:
         self.go = False
 
     @workflow.run
-    async def run(self, continued: bool) -> str:
+    async def run(self, continued: bool, upgrade: bool) -> str:
         if not continued:
             await workflow.wait_condition(lambda: self.go)
-            workflow.continue_as_new(True)
+            behavior = workflow.ContinueAsNewVersioningBehavior.AUTO_UPGRADE if upgrade else None
+            workflow.continue_as_new(args=[True, upgrade], initial_versioning_behavior=behavior)
         child = await workflow.execute_child_workflow(
             ChildWorkflow.run, id=f"{workflow.info().workflow_id}-child"
         )
@@ -550,8 +551,9 @@ class ContinuingWorkflow:
         self.go = True
 
 
-async def test_the_next_run_and_children_of_a_pinned_workflow_inherit_its_version(
-    client: Client, task_queue: str, deployment: str
+@pytest.mark.parametrize("upgrade", [False, True], ids=["inherited", "upgraded"])
+async def test_the_next_run_and_children_of_a_pinned_workflow_inherit_its_version_unless_it_upgrades(
+    client: Client, task_queue: str, deployment: str, upgrade: bool
 ) -> None:
     async with AsyncExitStack() as stack:
         for build_id in ("b1", "b2"):
@@ -567,13 +569,16 @@ async def test_the_next_run_and_children_of_a_pinned_workflow_inherit_its_versio
         await _eventually(lambda: _registered(client, deployment, {"b1", "b2"}))
         await _set_current(client, deployment, "b1")
         handle = await client.start_workflow(
-            ContinuingWorkflow.run, False, id=f"continuing-{uuid.uuid4()}", task_queue=task_queue
+            ContinuingWorkflow.run,
+            args=[False, upgrade],
+            id=f"continuing-{uuid.uuid4()}",
+            task_queue=task_queue,
         )
         await _eventually(lambda: _versioned(handle))
         await _set_current(client, deployment, "b2")
         await handle.signal(ContinuingWorkflow.proceed)
         latest: WorkflowHandle[Any, str] = client.get_workflow_handle(handle.id)
-        assert await asyncio.wait_for(latest.result(), 30) == "b1/b1"
+        assert await asyncio.wait_for(latest.result(), 30) == ("b2/b2" if upgrade else "b1/b1")
 
 
 async def test_an_operator_pins_a_running_workflow_with_the_cli(
