@@ -9,7 +9,7 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ from temporalio.api.workflowservice.v1 import (
     SetWorkerDeploymentRampingVersionRequest,
 )
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.common import RawValue, VersioningBehavior, WorkerDeploymentVersion
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
@@ -637,3 +637,40 @@ async def test_the_deprecated_versioning_apis_say_what_replaced_them(client: Cli
         RPCStatusCode.PERMISSION_DENIED,
         "Worker versioning v0.1 (Version Set-based, deprecated) is disabled on this namespace.",
     )
+
+
+@workflow.defn(dynamic=True)
+class AnyTypeWorkflow:
+    """A dynamic workflow whose versioning behaviour depends on the type it runs as."""
+
+    @workflow.dynamic_config
+    def config(self) -> workflow.DynamicWorkflowConfig:
+        pinned = workflow.info().workflow_type.startswith("Pinned")
+        behavior = VersioningBehavior.PINNED if pinned else VersioningBehavior.AUTO_UPGRADE
+        return workflow.DynamicWorkflowConfig(versioning_behavior=behavior)
+
+    @workflow.run
+    async def run(self, args: Sequence[RawValue]) -> str:
+        return _build_id()
+
+
+async def test_a_dynamic_workflow_runs_with_the_behaviour_it_chooses(
+    client: Client, task_queue: str, deployment: str
+) -> None:
+    version = WorkerDeploymentVersion(deployment, "b1")
+    config = WorkerDeploymentConfig(version=version, use_worker_versioning=True)
+    async with Worker(client, task_queue=task_queue, workflows=[AnyTypeWorkflow], deployment_config=config):
+        await _eventually(lambda: _registered(client, deployment, {"b1"}))
+        await _set_current(client, deployment, "b1")
+        behaviors = {}
+        for workflow_type in ("PinnedReport", "UpgradingReport"):
+            handle = await client.start_workflow(
+                workflow_type, id=f"{workflow_type}-{uuid.uuid4()}", task_queue=task_queue
+            )
+            assert await asyncio.wait_for(handle.result(), 30) == "b1"
+            info = (await handle.describe()).raw_description.workflow_execution_info.versioning_info
+            behaviors[workflow_type] = info.behavior
+    assert behaviors == {
+        "PinnedReport": ApiBehavior.VERSIONING_BEHAVIOR_PINNED,
+        "UpgradingReport": ApiBehavior.VERSIONING_BEHAVIOR_AUTO_UPGRADE,
+    }
