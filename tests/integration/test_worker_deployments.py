@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 from temporalio import activity, workflow
+from temporalio.api.common.v1 import WorkflowExecution, WorkflowType
 from temporalio.api.deployment.v1 import WorkerDeploymentVersion as ApiVersion
 from temporalio.api.enums.v1 import (
     TaskQueueType,
@@ -25,7 +27,8 @@ from temporalio.api.enums.v1 import (
 from temporalio.api.enums.v1 import (
     VersioningBehavior as ApiBehavior,
 )
-from temporalio.api.workflow.v1 import VersioningOverride
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflow.v1 import VersioningOverride, WorkflowExecutionOptions
 from temporalio.api.workflowservice.v1 import (
     CreateWorkerDeploymentRequest,
     CreateWorkerDeploymentVersionRequest,
@@ -41,6 +44,8 @@ from temporalio.api.workflowservice.v1 import (
     SetWorkerDeploymentCurrentVersionRequest,
     SetWorkerDeploymentManagerRequest,
     SetWorkerDeploymentRampingVersionRequest,
+    StartWorkflowExecutionRequest,
+    UpdateWorkflowExecutionOptionsRequest,
 )
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import RawValue, VersioningBehavior, WorkerDeploymentVersion
@@ -287,10 +292,6 @@ async def test_a_pinned_override_at_start_runs_the_workflow_on_that_version(
                 version=ApiVersion(deployment_name=deployment, build_id="b1"),
             )
         )
-        from temporalio.api.common.v1 import WorkflowType
-        from temporalio.api.taskqueue.v1 import TaskQueue
-        from temporalio.api.workflowservice.v1 import StartWorkflowExecutionRequest
-
         workflow_id = f"override-{uuid.uuid4()}"
         await _settle()
         await client.workflow_service.start_workflow_execution(
@@ -674,3 +675,43 @@ async def test_a_dynamic_workflow_runs_with_the_behaviour_it_chooses(
         "PinnedReport": ApiBehavior.VERSIONING_BEHAVIOR_PINNED,
         "UpgradingReport": ApiBehavior.VERSIONING_BEHAVIOR_AUTO_UPGRADE,
     }
+
+
+async def test_a_workflow_is_pinned_only_to_a_version_that_polls_its_task_queue(
+    client: Client, task_queue: str, deployment: str
+) -> None:
+    service, namespace = client.workflow_service, client.namespace
+    elsewhere = VersioningOverride(
+        pinned=VersioningOverride.PinnedOverride(
+            behavior=VersioningOverride.PINNED_OVERRIDE_BEHAVIOR_PINNED,
+            version=ApiVersion(deployment_name=deployment, build_id="b9"),
+        )
+    )
+    absent = (
+        f"Pinned version '{deployment}:b9' is not present in task queue '{task_queue}' of type 'Workflow'"
+    )
+    start = StartWorkflowExecutionRequest(
+        namespace=namespace,
+        workflow_id=f"pinned-nowhere-{uuid.uuid4()}",
+        workflow_type=WorkflowType(name="PinnedWorkflow"),
+        task_queue=TaskQueue(name=task_queue),
+        request_id=str(uuid.uuid4()),
+    )
+    refused = StartWorkflowExecutionRequest()
+    refused.CopyFrom(start)
+    refused.versioning_override.CopyFrom(elsewhere)
+    await _refused(service.start_workflow_execution(refused), RPCStatusCode.FAILED_PRECONDITION, absent)
+    await service.start_workflow_execution(start)
+    update = UpdateWorkflowExecutionOptionsRequest(
+        namespace=namespace,
+        workflow_execution=WorkflowExecution(workflow_id=start.workflow_id),
+        workflow_execution_options=WorkflowExecutionOptions(versioning_override=elsewhere),
+        update_mask=FieldMask(paths=["versioning_override"]),
+    )
+    await _refused(
+        service.update_workflow_execution_options(update), RPCStatusCode.FAILED_PRECONDITION, absent
+    )
+    update.workflow_execution_options.versioning_override.CopyFrom(VersioningOverride(auto_upgrade=True))
+    updated = await service.update_workflow_execution_options(update)
+    assert updated.workflow_execution_options.versioning_override.auto_upgrade
+    await client.get_workflow_handle(start.workflow_id).terminate()

@@ -31,7 +31,7 @@ from temporalio.api.workflowservice.v1 import (
 )
 
 from clepsydra.engine.worker_deployments import UNVERSIONED, Version, version_string
-from clepsydra.errors import InvalidArgument
+from clepsydra.errors import InvalidArgument, Unimplemented
 from clepsydra.services import worker_deployment_views as views
 from clepsydra.services.namespaces import Namespaces
 from clepsydra.services.page_tokens import offset_of, offset_token
@@ -78,6 +78,11 @@ class WorkerDeploymentService:
         self, request: CreateWorkerDeploymentVersionRequest, context: Context
     ) -> CreateWorkerDeploymentVersionResponse:
         namespace_id = await self.namespaces.id_of(request.namespace)
+        if request.HasField("compute_config"):
+            # Workers that the server launches (serverless compute) need a provider to launch them.
+            raise Unimplemented(
+                "compute configs of Worker Deployment Versions are not supported by Clepsydra"
+            )
         name, build_id = _version(request.deployment_version, "")
         await self.deployments.create_version(namespace_id, name, build_id, request.identity)
         return CreateWorkerDeploymentVersionResponse()

@@ -23,10 +23,8 @@ from temporalio.api.workflowservice.v1 import RespondWorkflowTaskCompletedReques
 
 from clepsydra.engine.mutation import Mutation
 from clepsydra.engine.state import ExecutionState
-from clepsydra.errors import InvalidArgument
 
 PINNED = VersioningBehavior.VERSIONING_BEHAVIOR_PINNED
-AUTO_UPGRADE = VersioningBehavior.VERSIONING_BEHAVIOR_AUTO_UPGRADE
 VERSIONED = WorkerVersioningMode.WORKER_VERSIONING_MODE_VERSIONED
 
 
@@ -45,13 +43,8 @@ def pinned_version(s: ExecutionState) -> WorkerDeploymentVersion | None:
     """An override wins; else the behaviour of the last completed workflow task; else, before
     any, the version inherited from the run that started this one."""
     override = s.start.versioning_override
-    if override.HasField("pinned"):
-        return override.pinned.version
-    if override.behavior == PINNED:  # the older form of the override: "<deployment>.<build id>"
-        name, _, build_id = override.pinned_version.partition(".")
-        return WorkerDeploymentVersion(deployment_name=name, build_id=build_id)
-    if override.auto_upgrade or override.behavior == AUTO_UPGRADE:
-        return None
+    if override.ByteSize():
+        return overridden(override)
     info = s.versioning
     if info is not None and info.behavior:
         return info.deployment_version if info.behavior == PINNED else None
@@ -69,11 +62,14 @@ def inherit(s: ExecutionState, start: WorkflowExecutionStartedEventAttributes, u
         start.inherited_pinned_version.CopyFrom(version)
 
 
-def check_override(override: VersioningOverride) -> None:
-    if override.HasField("pinned") and not override.pinned.version.deployment_name:
-        raise InvalidArgument("must provide deployment name when pinned override is set")
-    if override.HasField("pinned") and not override.pinned.version.build_id:
-        raise InvalidArgument("must provide build id when pinned override is set")
+def overridden(override: VersioningOverride) -> WorkerDeploymentVersion | None:
+    """The version an override pins the workflow to; None for an auto-upgrade override."""
+    if override.HasField("pinned"):
+        return override.pinned.version
+    if override.behavior == PINNED:  # the older form of the override: "<deployment>.<build id>"
+        name, _, build_id = override.pinned_version.partition(".")
+        return WorkerDeploymentVersion(deployment_name=name, build_id=build_id)
+    return None
 
 
 def record_completion(

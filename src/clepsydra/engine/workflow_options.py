@@ -12,7 +12,6 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import WorkflowExecutionOptionsUpdatedEventAttributes
 from temporalio.api.workflow.v1 import WorkflowExecutionOptions
 
-from clepsydra.engine import versioning
 from clepsydra.engine.mutation import Mutation
 from clepsydra.errors import InvalidArgument, Unimplemented
 
@@ -43,7 +42,6 @@ def update(
     attributes = WorkflowExecutionOptionsUpdatedEventAttributes(identity=identity)
     if "versioning_override" in paths:
         override = requested.versioning_override
-        versioning.check_override(override)
         if override.ByteSize():
             m.state.start.versioning_override.CopyFrom(override)
             attributes.versioning_override.CopyFrom(override)

@@ -154,7 +154,6 @@ def assemble(
     tokens = Tokens(token_secret, namespaces)
     queries = Queries(core, matching, address, tokens)
     responses = TaskResponses(core, updates, tokens)
-    workflows = Workflows(core, clock, search_attributes.validate, responses.started_workflow_task)
     visibility = Visibility(store, namespaces, search_attributes)
     deployments = WorkerDeployments(
         deployment_store(store),
@@ -163,6 +162,9 @@ def assemble(
         core.sticky_worker_gone,
         visibility.count_in,
         5.0 if store.shared else None,
+    )
+    workflows = Workflows(
+        core, clock, search_attributes.validate, responses.started_workflow_task, deployments.check_pinned
     )
     polls = Polls(core, matching, clock, queries, responses, deployments)
     task_queue_configs = TaskQueueConfigs(config_store(store), rate_limits, clock)

@@ -25,12 +25,13 @@ from typing import Any
 from temporalio.api.deployment.v1 import WorkerDeploymentOptions
 from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflow.v1 import VersioningOverride
 
 from clepsydra.clock import Clock
 from clepsydra.engine import codec
 from clepsydra.engine import worker_deployments as engine
 from clepsydra.engine.tasks import QueueKind
-from clepsydra.engine.versioning import VERSIONED
+from clepsydra.engine.versioning import VERSIONED, overridden
 from clepsydra.engine.worker_deployments import Deployment, Version
 from clepsydra.errors import AlreadyExists, FailedPrecondition, NotFound
 from clepsydra.matching.task_queues import Dispatch, Matching
@@ -127,6 +128,23 @@ class WorkerDeployments:
         """The deployment a task queue belongs to, if any."""
         owner = self._owners.get((namespace_id, task_queue, kind))
         return None if owner is None else self._deployments.get((namespace_id, owner))
+
+    def check_pinned(self, namespace_id: str, task_queue: str, override: VersioningOverride) -> None:
+        """A workflow may be pinned (at start, or by an operator) only to a version whose
+        workers poll its task queue, as on the reference."""
+        version = overridden(override)
+        if version is None:
+            return
+        deployment = self._deployments.get((namespace_id, version.deployment_name))
+        known = None if deployment is None else deployment.versions.get(version.build_id)
+        if (
+            known is None
+            or engine.queue_key(task_queue, _queue_type(QueueKind.WORKFLOW)) not in known.task_queues
+        ):
+            raise FailedPrecondition(
+                f"Pinned version '{version.deployment_name}:{version.build_id}' is not present in "
+                f"task queue '{task_queue}' of type 'Workflow'"
+            )
 
     def forget_sticky(self, namespace_id: str, sticky_queue: str) -> None:
         """The worker of a sticky queue shut down."""

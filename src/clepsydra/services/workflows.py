@@ -19,7 +19,7 @@ from temporalio.api.history.v1 import (
     WorkflowExecutionSignaledEventAttributes,
     WorkflowExecutionStartedEventAttributes,
 )
-from temporalio.api.workflow.v1 import WorkflowExecutionOptions
+from temporalio.api.workflow.v1 import VersioningOverride, WorkflowExecutionOptions
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionResponse,
     PollWorkflowTaskQueueResponse,
@@ -90,6 +90,8 @@ class ParentLink:
 SearchAttributeCheck = Callable[[str, str, SearchAttributes], Awaitable[None]]
 # The poll response of the started workflow task of an execution, for a worker identity.
 EagerTask = Callable[[ExecutionKey, str], Awaitable[PollWorkflowTaskQueueResponse | None]]
+# (namespace id, task queue, override): refuses a pinned override the queue cannot honour.
+PinnedCheck = Callable[[str, str, VersioningOverride], None]
 
 
 class Workflows:
@@ -99,9 +101,12 @@ class Workflows:
         clock: Clock,
         check_search_attributes: SearchAttributeCheck | None = None,
         started_task: EagerTask | None = None,
+        check_pinned: PinnedCheck | None = None,
     ) -> None:
         self.core = core
         self.clock = clock
+        # Refuses a pinned override to a version that does not poll the workflow's queue.
+        self.check_pinned = check_pinned
         # Refuses search attributes the namespace does not define, or of the wrong type.
         self.check_search_attributes = check_search_attributes
         # Builds the poll response of a workflow task already started: how an eager start
@@ -119,6 +124,8 @@ class Workflows:
     ) -> StartWorkflowExecutionResponse:
         """`scheduled_by`: the id of the schedule starting it, to be told when it closes."""
         _validate_start(request)
+        if self.check_pinned is not None:
+            self.check_pinned(namespace_id, request.task_queue.name, request.versioning_override)
         if self.check_search_attributes is not None:
             await self.check_search_attributes(namespace, namespace_id, request.search_attributes)
         if not request.request_id:
@@ -328,6 +335,9 @@ class Workflows:
         def change(m: Mutation) -> WorkflowExecutionOptions:
             _require_running(m.state)
             paths = list(request.update_mask.paths)
+            if self.check_pinned is not None and "versioning_override" in paths:
+                override = request.workflow_execution_options.versioning_override
+                self.check_pinned(namespace_id, m.state.task_queue, override)
             return workflow_options.update(m, request.workflow_execution_options, paths, request.identity)
 
         return await self.core.update(key, change)
@@ -459,7 +469,6 @@ def _validate_start(request: StartWorkflowExecutionRequest) -> None:
             raise InvalidArgument(f"Invalid {what}.")
     if request.cron_schedule:
         cron.validate(request.cron_schedule)
-    versioning.check_override(request.versioning_override)
     limits.check_blob(limits.payloads_size(request.input))
     if request.memo.ByteSize() > dynamic_config.current().memo_size_limit:
         raise InvalidArgument("Memo size exceeds limit.")
