@@ -34,6 +34,7 @@ from temporalio.api.workflowservice.v1 import (
     CreateWorkerDeploymentVersionRequest,
     DeleteWorkerDeploymentRequest,
     DeleteWorkerDeploymentVersionRequest,
+    DescribeTaskQueueRequest,
     DescribeWorkerDeploymentRequest,
     DescribeWorkerDeploymentResponse,
     DescribeWorkerDeploymentVersionRequest,
@@ -204,6 +205,12 @@ async def test_a_versioned_worker_registers_its_deployment_version_and_task_queu
             ListWorkerDeploymentsRequest(namespace=client.namespace)
         )
         assert deployment in [d.name for d in listed.worker_deployments]
+        await _set_current(client, deployment, "b1")
+        described_queue = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(namespace=client.namespace, task_queue=TaskQueue(name=task_queue))
+        )
+        assert described_queue.versioning_info.current_deployment_version.build_id == "b1"
+        assert {p.deployment_options.build_id for p in described_queue.pollers} == {"b1"}
 
 
 async def test_pinned_workflows_stay_on_their_version_while_the_rest_follow_the_current_one(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import grpc
+from temporalio.api.deployment.v1 import WorkerDeploymentOptions
 from temporalio.api.enums.v1 import DescribeTaskQueueMode, TaskQueueType
 from temporalio.api.taskqueue.v1 import (
     PollerInfo,
@@ -27,6 +28,7 @@ from temporalio.api.workflowservice.v1 import (
 
 from clepsydra.clock import Clock
 from clepsydra.engine.tasks import QueueKind
+from clepsydra.engine.versioning import VERSIONED
 from clepsydra.engine.worker_deployments import UNVERSIONED
 from clepsydra.errors import InvalidArgument
 from clepsydra.matching.rate_limits import RateLimits
@@ -141,6 +143,14 @@ class TaskQueueService:
             rate = self.limits.poller_rate(namespace_id, name, kind, identity)
             poller = PollerInfo(identity=identity, rate_per_second=rate)
             poller.last_access_time.FromDatetime(last_access)
+            version = queue.poller_versions.get(identity)
+            if version is not None:
+                name, _, build_id = version.partition(".")
+                poller.deployment_options.CopyFrom(
+                    WorkerDeploymentOptions(
+                        deployment_name=name, build_id=build_id, worker_versioning_mode=VERSIONED
+                    )
+                )
             pollers.append(poller)
         return pollers
 

@@ -163,6 +163,8 @@ class TaskQueue:
     polls: deque[WaitingPoll] = field(default_factory=deque)
     # identity → last time it polled, for DescribeTaskQueue.
     pollers: dict[str, datetime] = field(default_factory=dict)
+    # identity → the worker version it polls for, if versioned.
+    poller_versions: dict[str, str] = field(default_factory=dict)
     # Other processes said to hold tasks of this queue: address → when we last heard so.
     remote: dict[str, float] = field(default_factory=dict)
     # (execution, task key) of the tasks in `backlog`, so that loading one twice queues it
@@ -254,6 +256,8 @@ class Matching:
         `timeout` seconds; or, unless `local_only`, word of tasks at another process."""
         queue = self.queue(namespace_id, name, kind)
         queue.pollers[identity] = now
+        if version:
+            queue.poller_versions[identity] = version
         dispatch = self._take(queue, version)
         if dispatch is not None:
             return dispatch
