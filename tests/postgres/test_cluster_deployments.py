@@ -8,13 +8,15 @@ import asyncio
 import uuid
 from pathlib import Path
 
+from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
+    DescribeTaskQueueRequest,
     DescribeWorkerDeploymentRequest,
     SetWorkerDeploymentCurrentVersionRequest,
 )
 from temporalio.client import Client
 
-from tests.integration.test_worker_deployments import PinnedWorkflow, _finish, _workers
+from tests.integration.test_worker_deployments import PinnedWorkflow, _eventually, _finish, _workers
 from tests.postgres.test_failover import GUARD, cluster
 
 
@@ -29,6 +31,8 @@ async def test_routing_set_at_one_process_steers_tasks_at_the_other(tmp_path: Pa
                         namespace="default", deployment_name=deployment, build_id=build_id
                     )
                 )
+                # The other process hears of it (a NOTIFY) in moments; its task queue says so.
+                await _eventually(lambda b=build_id: _current_at(via_a, task_queue, b))
                 # Workflows on both processes' shards.
                 handles = [
                     await via_b.start_workflow(
@@ -42,3 +46,10 @@ async def test_routing_set_at_one_process_steers_tasks_at_the_other(tmp_path: Pa
                 DescribeWorkerDeploymentRequest(namespace="default", deployment_name=deployment)
             )
             assert described.worker_deployment_info.routing_config.current_deployment_version.build_id == "b2"
+
+
+async def _current_at(client: Client, task_queue: str, build_id: str) -> bool:
+    described = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(namespace="default", task_queue=TaskQueue(name=task_queue))
+    )
+    return described.versioning_info.current_deployment_version.build_id == build_id

@@ -16,6 +16,8 @@ moved on leaves the sticky worker of the old version.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import struct
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -37,6 +39,7 @@ from clepsydra.errors import AlreadyExists, FailedPrecondition, NotFound
 from clepsydra.matching.task_queues import Dispatch, Matching
 from clepsydra.store.worker_deployments import DeploymentRow, DeploymentStore
 
+log = logging.getLogger(__name__)
 # A version whose workers polled within this long has active pollers (it may not be deleted).
 POLLERS_ACTIVE_SECONDS = 70.0
 
@@ -99,12 +102,21 @@ class WorkerDeployments:
             self._index(namespace_id, deployment)
 
     async def refresh_forever(self) -> None:
-        """Keep up with changes made by other processes."""
+        """Keep up with changes made by other processes: at once when told of one, and every
+        `refresh_seconds` in case a notice was lost."""
         if self._refresh_seconds is None:
             return
+        told = asyncio.Event()
+        await self._store.watch(told.set)
         while True:
-            await asyncio.sleep(self._refresh_seconds)
-            await self.load()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(told.wait(), self._refresh_seconds)
+            told.clear()
+            try:
+                await self.load()
+            except Exception as error:  # the database is unreachable: the next round tries again
+                log.warning("cannot reload worker deployments: %s", error)
+                continue
             for namespace_id in {namespace_id for namespace_id, _ in self._deployments}:
                 self._matching.rematch(namespace_id)
 

@@ -2,12 +2,15 @@
 
 Like Nexus endpoints (store/nexus_endpoints.py), deployments change rarely and stand apart
 from the execution tables in a small interface of their own, implemented on each backend's
-connection. Every write is conditioned on the revision read (0: the row must not exist).
+connection. Every write is conditioned on the revision read (0: the row must not exist). On
+PostgreSQL each change is also announced (NOTIFY on `CHANNEL`) to the other processes, which
+route tasks by what they hold in memory.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, cast
 
@@ -38,6 +41,13 @@ class DeploymentStore(Protocol):
         ...
 
     async def delete_deployment(self, namespace_id: str, name: str, expected_revision: int) -> bool: ...
+
+    async def watch(self, changed: Callable[[], None]) -> None:
+        """Call `changed` when another process may have changed a deployment."""
+        ...
+
+
+CHANNEL = "clepsydra_worker_deployments"
 
 
 def deployment_store(store: Store) -> DeploymentStore:
@@ -112,6 +122,9 @@ class SqliteDeployments:
             expected_revision,
         )
 
+    async def watch(self, changed: Callable[[], None]) -> None:
+        """Only this process opens the file: nobody else changes it."""
+
 
 class PostgresDeployments:
     def __init__(self, store: PostgresStore) -> None:
@@ -121,10 +134,16 @@ class PostgresDeployments:
         import asyncpg
 
         try:
-            status: str = await self._store.pool.execute(sql, *args)
+            async with self._store.pool.acquire() as conn, conn.transaction():
+                status: str = await conn.execute(sql, *args)
+                if status.endswith(" 1"):  # told at commit
+                    await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
         except asyncpg.UniqueViolationError:
             return False
         return status.endswith(" 1")
+
+    async def watch(self, changed: Callable[[], None]) -> None:
+        await self._store._listen(CHANNEL, lambda _conn, _pid, _channel, _payload: changed())
 
     async def get_deployment(self, namespace_id: str, name: str) -> DeploymentRow | None:
         record = await self._store.pool.fetchrow(
