@@ -722,3 +722,67 @@ async def test_a_workflow_is_pinned_only_to_a_version_that_polls_its_task_queue(
     updated = await service.update_workflow_execution_options(update)
     assert updated.workflow_execution_options.versioning_override.auto_upgrade
     await client.get_workflow_handle(start.workflow_id).terminate()
+
+
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
+class SignalledWorkflow:
+    """Records the build id of the worker that ran each of its workflow tasks."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    @workflow.run
+    async def run(self) -> list[str]:
+        self.seen.append(_build_id())
+        await workflow.wait_condition(lambda: len(self.seen) >= 3)
+        return self.seen
+
+    @workflow.signal
+    def proceed(self) -> None:
+        self.seen.append(_build_id())
+
+
+async def test_a_one_time_override_moves_a_pinned_workflow_to_another_version(
+    client: Client, task_queue: str, deployment: str
+) -> None:
+    async with AsyncExitStack() as stack:
+        for build_id in ("b1", "b2"):
+            config = WorkerDeploymentConfig(
+                version=WorkerDeploymentVersion(deployment, build_id), use_worker_versioning=True
+            )
+            worker = Worker(
+                client, task_queue=task_queue, workflows=[SignalledWorkflow], deployment_config=config
+            )
+            await stack.enter_async_context(worker)
+        await _eventually(lambda: _registered(client, deployment, {"b1", "b2"}))
+        await _set_current(client, deployment, "b1")
+        handle = await client.start_workflow(
+            SignalledWorkflow.run, id=f"moved-{uuid.uuid4()}", task_queue=task_queue
+        )
+        await _eventually(lambda: _versioned(handle))
+        move = VersioningOverride(
+            one_time=VersioningOverride.OneTimeOverride(
+                target_deployment_version=ApiVersion(deployment_name=deployment, build_id="b2")
+            )
+        )
+        await client.workflow_service.update_workflow_execution_options(
+            UpdateWorkflowExecutionOptionsRequest(
+                namespace=client.namespace,
+                workflow_execution=WorkflowExecution(workflow_id=handle.id),
+                workflow_execution_options=WorkflowExecutionOptions(versioning_override=move),
+                update_mask=FieldMask(paths=["versioning_override"]),
+            )
+        )
+        await _settle()
+        await handle.signal(SignalledWorkflow.proceed)
+
+        async def moved() -> bool:
+            info = (await handle.describe()).raw_description.workflow_execution_info.versioning_info
+            return info.deployment_version.build_id == "b2"
+
+        await _eventually(moved)
+        info = (await handle.describe()).raw_description.workflow_execution_info.versioning_info
+        assert not info.HasField("versioning_override")  # used up by the task that ran on b2
+        assert info.behavior == ApiBehavior.VERSIONING_BEHAVIOR_PINNED
+        await handle.signal(SignalledWorkflow.proceed)  # pinned to b2 now, current b1 or not
+        assert await asyncio.wait_for(handle.result(), 30) == ["b1", "b2", "b2"]

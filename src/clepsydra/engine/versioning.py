@@ -63,9 +63,12 @@ def inherit(s: ExecutionState, start: WorkflowExecutionStartedEventAttributes, u
 
 
 def overridden(override: VersioningOverride) -> WorkerDeploymentVersion | None:
-    """The version an override pins the workflow to; None for an auto-upgrade override."""
+    """The version an override sends the workflow's tasks to; None for an auto-upgrade
+    override. A one-time override does so until a task completes there (`record_completion`)."""
     if override.HasField("pinned"):
         return override.pinned.version
+    if override.HasField("one_time"):
+        return override.one_time.target_deployment_version
     if override.behavior == PINNED:  # the older form of the override: "<deployment>.<build id>"
         name, _, build_id = override.pinned_version.partition(".")
         return WorkerDeploymentVersion(deployment_name=name, build_id=build_id)
@@ -80,6 +83,13 @@ def record_completion(
     s = m.state
     before = None if s.versioning is None else s.versioning.SerializeToString()
     _take_version(s, request, event)
+    one_time = s.start.versioning_override.one_time
+    completed_on = "" if s.versioning is None else s.versioning.version
+    if (
+        s.start.versioning_override.HasField("one_time")
+        and version_key(one_time.target_deployment_version) == completed_on
+    ):
+        s.start.ClearField("versioning_override")  # used: a task has completed there
     if (None if s.versioning is None else s.versioning.SerializeToString()) != before:
         m.visibility_changed = True  # lists filter by version and behaviour (`search_attributes`)
 
