@@ -11,6 +11,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ from temporalio.api.workflowservice.v1 import (
     SetWorkerDeploymentManagerRequest,
     SetWorkerDeploymentRampingVersionRequest,
     StartWorkflowExecutionRequest,
+    UpdateWorkerDeploymentVersionMetadataRequest,
     UpdateWorkflowExecutionOptionsRequest,
 )
 from temporalio.client import Client, WorkflowHandle
@@ -53,6 +55,7 @@ from temporalio.common import RawValue, VersioningBehavior, WorkerDeploymentVers
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
+from clepsydra.services.worker_deployments import no_deployment
 from tests.server_process import ServerProcess, use_reference
 
 Status = WorkerDeploymentVersionStatus
@@ -786,3 +789,159 @@ async def test_a_one_time_override_moves_a_pinned_workflow_to_another_version(
         assert info.behavior == ApiBehavior.VERSIONING_BEHAVIOR_PINNED
         await handle.signal(SignalledWorkflow.proceed)  # pinned to b2 now, current b1 or not
         assert await asyncio.wait_for(handle.result(), 30) == ["b1", "b2", "b2"]
+
+
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
+class BillingWorkflow:
+    @workflow.run
+    async def run(self, billing_queue: str) -> str:
+        return await workflow.execute_activity(
+            charge, task_queue=billing_queue, start_to_close_timeout=timedelta(seconds=30)
+        )
+
+
+@activity.defn
+async def charge() -> str:
+    return "charged"
+
+
+async def test_a_pinned_workflows_activity_on_another_deployments_queue_runs_there(
+    client: Client, task_queue: str, deployment: str
+) -> None:
+    billing, billing_queue = f"{deployment}-billing", f"{task_queue}-billing"
+    async with AsyncExitStack() as stack:
+        for name, queue, build_id in ((deployment, task_queue, "b1"), (billing, billing_queue, "a1")):
+            config = WorkerDeploymentConfig(
+                version=WorkerDeploymentVersion(name, build_id), use_worker_versioning=True
+            )
+            worker = Worker(
+                client,
+                task_queue=queue,
+                workflows=[BillingWorkflow],
+                activities=[charge],
+                deployment_config=config,
+            )
+            await stack.enter_async_context(worker)
+        await _eventually(lambda: _registered(client, deployment, {"b1"}))
+        await _eventually(lambda: _registered(client, billing, {"a1"}))
+        await _set_current(client, deployment, "b1")
+        await _set_current(client, billing, "a1")
+        handle = await client.start_workflow(
+            BillingWorkflow.run, billing_queue, id=f"billing-{uuid.uuid4()}", task_queue=task_queue
+        )
+        assert await asyncio.wait_for(handle.result(), 30) == "charged"
+
+
+@pytest.mark.parametrize("override", ["pinned", "auto_upgrade"])
+async def test_an_override_moves_a_task_stuck_on_a_version_whose_workers_are_gone(
+    client: Client, task_queue: str, deployment: str, override: str
+) -> None:
+    async with _workers(client, task_queue, deployment, "b1"):
+        await _set_current(client, deployment, "b1")
+        handle = await client.start_workflow(
+            PinnedWorkflow.run, id=f"stuck-{uuid.uuid4()}", task_queue=task_queue
+        )
+        await _eventually(lambda: _versioned(handle))
+    async with _workers(client, task_queue, deployment, "b2"):
+        await _set_current(client, deployment, "b2")
+        await handle.signal(PinnedWorkflow.proceed)  # its task waits for b1's workers, gone
+        to_b2 = (
+            VersioningOverride(auto_upgrade=True)
+            if override == "auto_upgrade"
+            else VersioningOverride(
+                pinned=VersioningOverride.PinnedOverride(
+                    behavior=VersioningOverride.PINNED_OVERRIDE_BEHAVIOR_PINNED,
+                    version=ApiVersion(deployment_name=deployment, build_id="b2"),
+                )
+            )
+        )
+        await client.workflow_service.update_workflow_execution_options(
+            UpdateWorkflowExecutionOptionsRequest(
+                namespace=client.namespace,
+                workflow_execution=WorkflowExecution(workflow_id=handle.id),
+                workflow_execution_options=WorkflowExecutionOptions(versioning_override=to_b2),
+                update_mask=FieldMask(paths=["versioning_override"]),
+            )
+        )
+        assert await asyncio.wait_for(handle.result(), 30) == "b2"
+
+
+async def test_versions_named_in_requests_are_checked_as_the_reference_checks_them(
+    client: Client, deployment: str
+) -> None:
+    service, namespace = client.workflow_service, client.namespace
+    await service.create_worker_deployment(
+        CreateWorkerDeploymentRequest(namespace=namespace, deployment_name=deployment)
+    )
+    cases: list[tuple[Awaitable[Message], str]] = [
+        (
+            service.create_worker_deployment_version(
+                CreateWorkerDeploymentVersionRequest(
+                    namespace=namespace, deployment_version=ApiVersion(deployment_name=deployment)
+                )
+            ),
+            "build ID cannot be empty",
+        ),
+        (
+            service.create_worker_deployment(CreateWorkerDeploymentRequest(namespace=namespace)),
+            "deployment name cannot be empty",
+        ),
+        (
+            service.describe_worker_deployment_version(
+                DescribeWorkerDeploymentVersionRequest(namespace=namespace)
+            ),
+            "deployment version cannot be empty",
+        ),
+        (
+            service.describe_worker_deployment_version(
+                DescribeWorkerDeploymentVersionRequest(namespace=namespace, version="nodot")
+            ),
+            'invalid version string "nodot", expected format is "<deployment_name>.<build_id>"',
+        ),
+        (
+            service.delete_worker_deployment_version(
+                DeleteWorkerDeploymentVersionRequest(
+                    namespace=namespace, deployment_version=ApiVersion(build_id="b")
+                )
+            ),
+            'invalid version string ".b", expected format is "<deployment_name>.<build_id>"',
+        ),
+        (
+            service.update_worker_deployment_version_metadata(
+                UpdateWorkerDeploymentVersionMetadataRequest(
+                    namespace=namespace,
+                    deployment_version=ApiVersion(deployment_name=deployment, build_id="b1"),
+                )
+            ),
+            "At least one of remove_entries or upsert_entries must be provided",
+        ),
+        (
+            service.set_worker_deployment_ramping_version(
+                SetWorkerDeploymentRampingVersionRequest(
+                    namespace=namespace, deployment_name="nowhere", build_id="b1", percentage=150
+                )
+            ),
+            "Percentage must be between 0 and 100 (inclusive)",
+        ),
+    ]
+    for call, message in cases:
+        await _refused(call, RPCStatusCode.INVALID_ARGUMENT, message)
+    await _refused(
+        service.create_worker_deployment_version(
+            CreateWorkerDeploymentVersionRequest(
+                namespace=namespace,
+                deployment_version=ApiVersion(deployment_name=f"{deployment}-none", build_id="b1"),
+            )
+        ),
+        RPCStatusCode.NOT_FOUND,
+        str(no_deployment(f"{deployment}-none")),
+    )
+    # Deleting a version the deployment does not have is no error.
+    await service.delete_worker_deployment_version(
+        DeleteWorkerDeploymentVersionRequest(
+            namespace=namespace, deployment_version=ApiVersion(deployment_name=deployment, build_id="b9")
+        )
+    )
+    await service.delete_worker_deployment(
+        DeleteWorkerDeploymentRequest(namespace=namespace, deployment_name=deployment)
+    )

@@ -39,6 +39,7 @@ from clepsydra.services.worker_deployments import WorkerDeployments
 
 Context = grpc.aio.ServicerContext
 DEFAULT_PAGE_SIZE = 1000
+EMPTY_VERSION = "deployment version cannot be empty"
 
 
 class WorkerDeploymentService:
@@ -83,7 +84,7 @@ class WorkerDeploymentService:
             raise Unimplemented(
                 "compute configs of Worker Deployment Versions are not supported by Clepsydra"
             )
-        name, build_id = _version(request.deployment_version, "")
+        name, build_id = request.deployment_version.deployment_name, request.deployment_version.build_id
         await self.deployments.create_version(namespace_id, name, build_id, request.identity)
         return CreateWorkerDeploymentVersionResponse()
 
@@ -98,7 +99,7 @@ class WorkerDeploymentService:
         self, request: DescribeWorkerDeploymentVersionRequest, context: Context
     ) -> DescribeWorkerDeploymentVersionResponse:
         namespace_id = await self.namespaces.id_of(request.namespace)
-        name, build_id = _version(request.deployment_version, request.version)
+        name, build_id = _version(request.deployment_version, request.version, EMPTY_VERSION)
         deployment, version = await self.deployments.describe_version(namespace_id, name, build_id)
         response = DescribeWorkerDeploymentVersionResponse(
             worker_deployment_version_info=views.version_info(deployment, version)
@@ -172,8 +173,10 @@ class WorkerDeploymentService:
     async def UpdateWorkerDeploymentVersionMetadata(
         self, request: UpdateWorkerDeploymentVersionMetadataRequest, context: Context
     ) -> UpdateWorkerDeploymentVersionMetadataResponse:
+        if not request.upsert_entries and not request.remove_entries:
+            raise InvalidArgument("At least one of remove_entries or upsert_entries must be provided")
         namespace_id = await self.namespaces.id_of(request.namespace)
-        name, build_id = _version(request.deployment_version, request.version)
+        name, build_id = _version(request.deployment_version, request.version, EMPTY_VERSION)
 
         def change(version: Version) -> None:
             for key, payload in request.upsert_entries.items():
@@ -187,14 +190,21 @@ class WorkerDeploymentService:
         )
 
 
-def _version(version: WorkerDeploymentVersion, version_string: str) -> tuple[str, str]:
+def _version(
+    version: WorkerDeploymentVersion, version_string: str, empty: str | None = None
+) -> tuple[str, str]:
     """(deployment, build id) of a request's version, in the current or the older form
-    ("<deployment>.<build id>")."""
+    ("<deployment>.<build id>"), checked with the reference's messages (`empty`: for none at
+    all, where it has its own)."""
     if version.deployment_name or version.build_id:
-        return version.deployment_name, version.build_id
-    name, dot, build_id = version_string.partition(".")
-    if not dot:
-        raise InvalidArgument("Deployment Version cannot be empty")
+        version_string = f"{version.deployment_name}.{version.build_id}"
+    elif not version_string and empty is not None:
+        raise InvalidArgument(empty)
+    name, _, build_id = version_string.partition(".")
+    if not name or not build_id:
+        raise InvalidArgument(
+            f'invalid version string "{version_string}", expected format is "<deployment_name>.<build_id>"'
+        )
     return name, build_id
 
 

@@ -210,6 +210,13 @@ def _drop_heartbeat(info: ActivityInfo) -> None:
     info.last_heartbeat_time = None
 
 
+def requeue(m: Mutation, info: ActivityInfo) -> None:
+    """An activity waiting for a worker waits again, routed as its workflow now is (its
+    versioning override changed); one that runs, or is paused, is left alone."""
+    if not info.started and info.pause is None:
+        _rearm(m, info, info.current_attempt_scheduled_time or m.now)
+
+
 def _rearm(m: Mutation, info: ActivityInfo, dispatch_at: datetime) -> None:
     """A new dispatch generation: arm what applies to the activity as it now stands."""
     info.stamp += 1

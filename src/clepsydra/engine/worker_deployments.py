@@ -21,7 +21,10 @@ from clepsydra.errors import AlreadyExists, FailedPrecondition, InvalidArgument,
 
 UNVERSIONED = "__unversioned__"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MAX_NAME_LENGTH = 255
+MAX_NAME_LENGTH = 1000  # as a workflow id's: the reference keeps each deployment in one
+# The reference's words for an empty name differ by RPC: reads and deletes say the first.
+EMPTY_NAME = "WorkerDeploymentName cannot be empty"
+EMPTY_DEPLOYMENT = "deployment name cannot be empty"
 
 Status = WorkerDeploymentVersionStatus
 CREATED = Status.WORKER_DEPLOYMENT_VERSION_STATUS_CREATED
@@ -107,9 +110,9 @@ def queue_key(name: str, kind: TaskQueueType.ValueType) -> str:
     return f"{kind}:{name}"
 
 
-def check_name(name: str) -> None:
+def check_name(name: str, empty: str = EMPTY_NAME) -> None:
     if not name:
-        raise InvalidArgument("WorkerDeploymentName cannot be empty")
+        raise InvalidArgument(empty)
     if "." in name:
         raise InvalidArgument("worker deployment name cannot contain '.'")
     if len(name) > MAX_NAME_LENGTH:
@@ -119,6 +122,8 @@ def check_name(name: str) -> None:
 
 
 def check_build_id(build_id: str) -> None:
+    if not build_id:
+        raise InvalidArgument("build ID cannot be empty")
     if len(build_id) > MAX_NAME_LENGTH:
         raise InvalidArgument(f"size of BuildID is larger than the maximum allowed ({MAX_NAME_LENGTH})")
 
@@ -179,14 +184,18 @@ def set_current(deployment: Deployment, build_id: str, identity: str, now: datet
     return True
 
 
+def check_percentage(percentage: float) -> None:
+    if not 0 <= percentage <= 100:
+        raise InvalidArgument("Percentage must be between 0 and 100 (inclusive)")
+
+
 def set_ramping(
     deployment: Deployment, build_id: str | None, percentage: float, identity: str, now: datetime
 ) -> bool:
     """Ramp `percentage` of unpinned workflows to `build_id` ("": unversioned workers; None:
     stop ramping): whether anything changed."""
     check_manager(deployment, identity)
-    if not 0 <= percentage <= 100:
-        raise InvalidArgument("Percentage must be between 0 and 100 (inclusive)")
+    check_percentage(percentage)
     if build_id is not None and build_id == deployment.current:
         raise FailedPrecondition(
             f"requested ramping version {version_string(deployment.name, build_id)} is already current"
@@ -214,12 +223,11 @@ def set_ramping(
     return True
 
 
-def delete_version(deployment: Deployment, build_id: str, skip_drainage: bool, has_pollers: bool) -> None:
+def delete_version(deployment: Deployment, build_id: str, skip_drainage: bool, has_pollers: bool) -> bool:
+    """Whether there was such a version (none is no error, as on the reference)."""
     version = deployment.versions.get(build_id)
     if version is None:
-        raise NotFound(
-            f"workflow not found for ID: temporal-sys-worker-deployment-version:{deployment.name}:{build_id}"
-        )
+        return False
     name = f"{deployment.name}:{build_id}"
     if version.status in (CURRENT, RAMPING):
         raise FailedPrecondition(f"version '{name}' cannot be deleted since it is current or ramping")
@@ -228,6 +236,7 @@ def delete_version(deployment: Deployment, build_id: str, skip_drainage: bool, h
     if has_pollers:
         raise FailedPrecondition(f"version '{name}' cannot be deleted since it has active pollers")
     del deployment.versions[build_id]
+    return True
 
 
 def set_manager(deployment: Deployment, manager: str, identity: str) -> str:

@@ -12,6 +12,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import WorkflowExecutionOptionsUpdatedEventAttributes
 from temporalio.api.workflow.v1 import WorkflowExecutionOptions
 
+from clepsydra.engine import activity_operations, workflow_task
 from clepsydra.engine.mutation import Mutation
 from clepsydra.errors import InvalidArgument, Unimplemented
 
@@ -48,6 +49,7 @@ def update(
         else:
             m.state.start.ClearField("versioning_override")
             attributes.unset_versioning_override = True
+        _follow_override(m)
     elif not m.state.start.HasField("versioning_override"):
         attributes.unset_versioning_override = True  # as the reference writes it
     priority = Priority()
@@ -70,3 +72,13 @@ def update(
     if had_task == (m.state.workflow_task is not None):
         m.needs_workflow_task = wanted  # nothing the worker must see: no task just for this
     return current(m)
+
+
+def _follow_override(m: Mutation) -> None:
+    """Tasks that wait for a worker go where the changed override sends them now, as on the
+    reference: an operator's way out for a workflow pinned to a version whose workers are gone."""
+    task = m.state.workflow_task
+    if task is not None and not task.started:
+        workflow_task.enqueue(m, task)  # the same task, routed anew (matching replaces it)
+    for info in m.state.activities.values():
+        activity_operations.requeue(m, info)

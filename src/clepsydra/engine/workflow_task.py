@@ -71,7 +71,7 @@ def schedule(m: Mutation, attempt: int = 1, speculative: bool = False) -> None:
         m.add_event(EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, _scheduled_attributes(s, task))
     s.workflow_task = task
     m.touch()
-    _queue(m, task)
+    enqueue(m, task)
     if s.sticky_task_queue:
         # A sticky worker that does not pick its task up in time may be gone: then the
         # task moves to the normal queue, where any worker can replay the workflow.
@@ -259,10 +259,10 @@ def sticky_queue_released(m: Mutation, scheduled_event_id: int, attempt: int) ->
         return
     reset_sticky(m)
     task.task_queue = s.task_queue
-    _queue(m, task)
+    enqueue(m, task)
 
 
-def _queue(m: Mutation, task: WorkflowTaskInfo) -> None:
+def enqueue(m: Mutation, task: WorkflowTaskInfo) -> None:
     """Put the task on its queue, with its workflow's priority and pinned version."""
     s = m.state
     pinned = versioning.pinned(s)

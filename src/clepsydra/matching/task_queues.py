@@ -169,7 +169,7 @@ class TaskQueue:
     remote: dict[str, float] = field(default_factory=dict)
     # (execution, task key) of the tasks in `backlog`, so that loading one twice queues it
     # once, with when it was queued (for the backlog's age).
-    queued: dict[tuple[ExecutionKey, str], float] = field(default_factory=dict)
+    queued: dict[tuple[ExecutionKey, str], tuple[float, AnyDispatch]] = field(default_factory=dict)
     # Tasks added to the queue and handed to polls, for DescribeTaskQueue.
     added: Rate = field(default_factory=Rate)
     dispatched: Rate = field(default_factory=Rate)
@@ -205,13 +205,20 @@ class Matching:
 
     def add(self, dispatch: AnyDispatch, front: bool = False) -> None:
         queue = self.queue(dispatch.key.namespace_id, dispatch.task_queue, dispatch.kind)
-        if _identity(dispatch) in queue.queued or (isinstance(dispatch, Dispatch) and self.stray(dispatch)):
+        known = queue.queued.get(_identity(dispatch))
+        if known is not None:
+            if known[1] == dispatch:
+                return
+            # The same task queued again, changed (routed anew): it takes the waiting one's place.
+            queue.backlog.remove(known[1])
+            del queue.queued[_identity(dispatch)]
+        if isinstance(dispatch, Dispatch) and self.stray(dispatch):
             return
         if not front:  # not a task given back by a poll that went away
             queue.added.mark()
         if self._hand_over(queue, dispatch):
             return
-        queue.queued[_identity(dispatch)] = time.monotonic()
+        queue.queued[_identity(dispatch)] = (time.monotonic(), dispatch)
         if front:
             queue.backlog.appendleft(dispatch)
         else:
@@ -222,7 +229,7 @@ class Matching:
     def backlog_age(self, namespace_id: str, name: str, kind: QueueKind) -> float:
         """Seconds the oldest task of the queue has waited; 0 with none."""
         queue = self.queue(namespace_id, name, kind)
-        return time.monotonic() - min(queue.queued.values()) if queue.queued else 0.0
+        return time.monotonic() - min(since for since, _ in queue.queued.values()) if queue.queued else 0.0
 
     def heard(self, namespace_id: str, name: str, kind: QueueKind, address: str) -> None:
         """Another process holds tasks of this queue: send a waiting poll there."""

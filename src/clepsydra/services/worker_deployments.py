@@ -125,16 +125,29 @@ class WorkerDeployments:
     def route(
         self, namespace_id: str, task_queue: str, kind: QueueKind, workflow_id: str, pinned: str
     ) -> str | None:
-        owner = self._owners.get((namespace_id, task_queue, kind))
-        if owner is None:
+        queue = task_queue
+        owner = self._owners.get((namespace_id, queue, kind))
+        if owner is None:  # a sticky queue routes as its worker's normal queue
             sticky = self._sticky.get((namespace_id, task_queue))
-            owner = None if sticky is None else self._owners.get((namespace_id, sticky[0], kind))
+            if sticky is None:
+                return None
+            queue = sticky[0]
+            owner = self._owners.get((namespace_id, queue, kind))
             if owner is None:
                 return None
-        if pinned:
+        if pinned and self._polls(namespace_id, pinned, queue, kind):
             return pinned
+        # Not pinned, or pinned to a version that does not poll this queue (an activity on
+        # another deployment's queue, say): the queue's own routing.
         build_id = self._deployments[(namespace_id, owner)].target(workflow_id)
         return f"{owner}.{build_id}" if build_id else ""
+
+    def _polls(self, namespace_id: str, version: str, task_queue: str, kind: QueueKind) -> bool:
+        """Whether workers of `version` have polled the queue."""
+        name, _, build_id = version.partition(".")
+        deployment = self._deployments.get((namespace_id, name))
+        found = None if deployment is None else deployment.versions.get(build_id)
+        return found is not None and engine.queue_key(task_queue, _queue_type(kind)) in found.task_queues
 
     def owner_of(self, namespace_id: str, task_queue: str, kind: QueueKind) -> Deployment | None:
         """The deployment a task queue belongs to, if any."""
@@ -247,7 +260,7 @@ class WorkerDeployments:
         return deployment
 
     async def create(self, namespace_id: str, name: str, identity: str) -> Changed:
-        engine.check_name(name)
+        engine.check_name(name, engine.EMPTY_DEPLOYMENT)
         if await self._store.get_deployment(namespace_id, name) is not None:
             raise AlreadyExists(f'Worker Deployment with name "{name}" already exists')
 
@@ -258,7 +271,7 @@ class WorkerDeployments:
         return await self._change(namespace_id, name, create, create=True)
 
     async def create_version(self, namespace_id: str, name: str, build_id: str, identity: str) -> None:
-        engine.check_name(name)
+        engine.check_name(name, engine.EMPTY_DEPLOYMENT)
         engine.check_build_id(build_id)
         now = self._clock.now()
 
@@ -266,13 +279,13 @@ class WorkerDeployments:
             engine.create_version(deployment, build_id, identity, now)
             return True
 
-        await self._change(namespace_id, name, create, create=True)
+        await self._change(namespace_id, name, create)  # of a deployment that exists
 
     async def set_current(
         self, namespace_id: str, name: str, build_id: str, token: bytes, identity: str
     ) -> tuple[Changed, str]:
         """Make `build_id` current; also returns the build id that was."""
-        engine.check_name(name)
+        engine.check_name(name, engine.EMPTY_DEPLOYMENT)
         now = self._clock.now()
         previous: list[str] = []
 
@@ -292,7 +305,10 @@ class WorkerDeployments:
         identity: str,
     ) -> tuple[Changed, str | None, float]:
         """Ramp to `build_id`; also returns the ramping build id and percentage that were."""
-        engine.check_name(name)
+        engine.check_percentage(percentage)
+        engine.check_name(
+            name, f"invalid version string: deployment name is empty in version string .{build_id or ''}"
+        )
         now = self._clock.now()
         previous: list[tuple[str | None, float]] = []
 
@@ -320,8 +336,7 @@ class WorkerDeployments:
         has_pollers = polled is not None and time.monotonic() - polled < POLLERS_ACTIVE_SECONDS
 
         def change(deployment: Deployment) -> bool:
-            engine.delete_version(deployment, build_id, skip_drainage, has_pollers)
-            return True
+            return engine.delete_version(deployment, build_id, skip_drainage, has_pollers)
 
         await self._change(namespace_id, name, change, missing=_no_workflow)
         self._polled.pop((namespace_id, name, build_id), None)
@@ -350,8 +365,10 @@ class WorkerDeployments:
             if _decode(row).versions:
                 raise FailedPrecondition("deployment has versions, can't be deleted")
             if await self._store.delete_deployment(namespace_id, name, row.revision):
-                self._deployments.pop((namespace_id, name), None)
-                self._reindex(namespace_id)
+                known = self._deployments.get((namespace_id, name))
+                if known is not None and known.revision <= row.revision:  # not made again meanwhile
+                    del self._deployments[(namespace_id, name)]
+                    self._reindex(namespace_id)
                 return
 
     # -- the one way to change a deployment -------------------------------------------------------

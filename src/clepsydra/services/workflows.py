@@ -71,7 +71,7 @@ class ParentLink:
     parent: ExecutionState
     initiated_event_id: int
 
-    def apply(self, attributes: WorkflowExecutionStartedEventAttributes) -> None:
+    def apply(self, attributes: WorkflowExecutionStartedEventAttributes, namespace_id: str) -> None:
         p = self.parent
         attributes.parent_workflow_namespace = p.namespace
         attributes.parent_workflow_namespace_id = p.namespace_id
@@ -84,7 +84,8 @@ class ParentLink:
             root if root.workflow_id else WorkflowExecution(workflow_id=p.workflow_id, run_id=p.run_id)
         )
         attributes.ClearField("identity")
-        versioning.inherit(p, attributes)
+        if namespace_id == p.namespace_id:  # a version polls queues of its own namespace only
+            versioning.inherit(p, attributes)
 
 
 SearchAttributeCheck = Callable[[str, str, SearchAttributes], Awaitable[None]]
@@ -227,7 +228,7 @@ class Workflows:
         now = self.clock.now()
         attributes = start.attributes_from_request(request, run_id, now)
         if parent is not None:
-            parent.apply(attributes)
+            parent.apply(attributes, namespace_id)
         state = start.new_execution(
             namespace_id, namespace, attributes, run_id, run_id, now, request.request_id
         )
