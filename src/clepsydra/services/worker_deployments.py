@@ -85,14 +85,20 @@ class WorkerDeployments:
         self._strays: set[asyncio.Task[None]] = set()
         # (namespace id, deployment, build id) → when a worker of it last polled.
         self._polled: dict[tuple[str, str, str], float] = {}
+        # Deployments this process changed or deleted since the last `load` began.
+        self._changed_here: set[tuple[str, str]] = set()
         matching.route = self.route
         matching.stray = self.stray
 
     async def load(self) -> None:
+        self._changed_here.clear()
         rows = await self._store.all_deployments()
         loaded = {(r.namespace_id, r.name): _decode(r) for r in rows}
-        for key, known in self._deployments.items():  # changed here while the rows were read
-            if key in loaded and known.revision > loaded[key].revision:
+        for key in self._changed_here:  # while the rows were read: what is in memory is newer
+            known = self._deployments.get(key)
+            if known is None:
+                loaded.pop(key, None)
+            elif key not in loaded or known.revision > loaded[key].revision:
                 loaded[key] = known
         self._deployments = loaded
         self._owners = {}
@@ -368,6 +374,7 @@ class WorkerDeployments:
                 known = self._deployments.get((namespace_id, name))
                 if known is not None and known.revision <= row.revision:  # not made again meanwhile
                     del self._deployments[(namespace_id, name)]
+                    self._changed_here.add((namespace_id, name))
                     self._reindex(namespace_id)
                 return
 
@@ -399,6 +406,7 @@ class WorkerDeployments:
             stored = DeploymentRow(namespace_id, name, deployment.revision, codec.dumps(deployment))
             if await self._store.put_deployment(stored, revision):
                 self._deployments[(namespace_id, name)] = deployment
+                self._changed_here.add((namespace_id, name))
                 self._index(namespace_id, deployment)
                 self._matching.rematch(namespace_id)
                 return Changed(deployment, _token(deployment))
