@@ -123,16 +123,11 @@ class WorkerDeploymentService:
     ) -> SetWorkerDeploymentCurrentVersionResponse:
         namespace_id = await self.namespaces.id_of(request.namespace)
         build_id = _build_id(request.deployment_name, request.build_id, request.version) or ""
-        changed, previous = await self.deployments.set_current(
+        changed = await self.deployments.set_current(
             namespace_id, request.deployment_name, build_id, request.conflict_token, request.identity
         )
-        response = SetWorkerDeploymentCurrentVersionResponse(
-            conflict_token=changed.token, previous_version=version_string(request.deployment_name, previous)
-        )
-        if previous:
-            response.previous_deployment_version.CopyFrom(
-                views.deployment_version(request.deployment_name, previous)
-            )
+        response = SetWorkerDeploymentCurrentVersionResponse(conflict_token=changed.token)
+        _tell_previous(response, request.deployment_name, changed.before.current)
         return response
 
     async def SetWorkerDeploymentRampingVersion(
@@ -140,7 +135,7 @@ class WorkerDeploymentService:
     ) -> SetWorkerDeploymentRampingVersionResponse:
         namespace_id = await self.namespaces.id_of(request.namespace)
         build_id = _build_id(request.deployment_name, request.build_id, request.version)
-        changed, previous, percentage = await self.deployments.set_ramping(
+        changed = await self.deployments.set_ramping(
             namespace_id,
             request.deployment_name,
             build_id,
@@ -149,13 +144,9 @@ class WorkerDeploymentService:
             request.identity,
         )
         response = SetWorkerDeploymentRampingVersionResponse(conflict_token=changed.token)
-        if previous is not None:
-            response.previous_version = version_string(request.deployment_name, previous)
-            response.previous_percentage = percentage
-            if previous:
-                response.previous_deployment_version.CopyFrom(
-                    views.deployment_version(request.deployment_name, previous)
-                )
+        if changed.before.ramping is not None:
+            _tell_previous(response, request.deployment_name, changed.before.ramping)
+            response.previous_percentage = changed.before.ramp_percentage
         return response
 
     async def SetWorkerDeploymentManager(
@@ -163,11 +154,11 @@ class WorkerDeploymentService:
     ) -> SetWorkerDeploymentManagerResponse:
         namespace_id = await self.namespaces.id_of(request.namespace)
         manager = request.identity if request.self else request.manager_identity
-        changed, previous = await self.deployments.set_manager(
+        changed = await self.deployments.set_manager(
             namespace_id, request.deployment_name, manager, request.conflict_token, request.identity
         )
         return SetWorkerDeploymentManagerResponse(
-            conflict_token=changed.token, previous_manager_identity=previous
+            conflict_token=changed.token, previous_manager_identity=changed.before.manager_identity
         )
 
     async def UpdateWorkerDeploymentVersionMetadata(
@@ -188,6 +179,17 @@ class WorkerDeploymentService:
         return UpdateWorkerDeploymentVersionMetadataResponse(
             metadata=VersionMetadata(entries=version.metadata)
         )
+
+
+def _tell_previous(
+    response: SetWorkerDeploymentCurrentVersionResponse | SetWorkerDeploymentRampingVersionResponse,
+    deployment: str,
+    build_id: str,
+) -> None:
+    """The version a routing change replaced ("": unversioned workers), in both its forms."""
+    response.previous_version = version_string(deployment, build_id)
+    if build_id:
+        response.previous_deployment_version.CopyFrom(views.deployment_version(deployment, build_id))
 
 
 def _version(

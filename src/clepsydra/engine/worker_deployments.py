@@ -239,14 +239,12 @@ def delete_version(deployment: Deployment, build_id: str, skip_drainage: bool, h
     return True
 
 
-def set_manager(deployment: Deployment, manager: str, identity: str) -> str:
+def set_manager(deployment: Deployment, manager: str, identity: str) -> None:
     """Set the manager identity (anyone may: the manager is a guard against mistakes, not a
-    permission); the previous one."""
-    previous = deployment.manager_identity
+    permission)."""
     deployment.manager_identity = manager
     deployment.last_modifier_identity = identity
     deployment.changes += 1
-    return previous
 
 
 def _end_ramp(deployment: Deployment, now: datetime) -> None:

@@ -44,6 +44,10 @@ class Dispatch:
     def kind(self) -> QueueKind:
         return self.task.kind
 
+    @property
+    def pinned(self) -> str:
+        return self.task.pinned
+
 
 @dataclass(frozen=True)
 class QueryDispatch:
@@ -68,6 +72,7 @@ class NexusDispatch:
     task_queue: str
     task_id: str
     kind: QueueKind = QueueKind.NEXUS
+    pinned: str = ""  # a Nexus request goes where its queue routes new work
 
 
 AnyDispatch = Dispatch | QueryDispatch | NexusDispatch
@@ -191,14 +196,9 @@ class Matching:
         """The worker version the item must go to; None if any worker may take it."""
         if not isinstance(item, Dispatch | QueryDispatch | NexusDispatch):
             return None
-        pinned = (
-            item.task.pinned
-            if isinstance(item, Dispatch)
-            else item.pinned
-            if isinstance(item, QueryDispatch)
-            else ""
+        return self.route(
+            item.key.namespace_id, item.task_queue, item.kind, item.key.workflow_id, item.pinned
         )
-        return self.route(item.key.namespace_id, item.task_queue, item.kind, item.key.workflow_id, pinned)
 
     def queue(self, namespace_id: str, name: str, kind: QueueKind) -> TaskQueue:
         return self._queues.setdefault((namespace_id, name, kind), TaskQueue())
@@ -209,9 +209,7 @@ class Matching:
         if known is not None:
             if known[1] == dispatch:
                 return
-            # The same task queued again, changed (routed anew): it takes the waiting one's place.
-            queue.backlog.remove(known[1])
-            del queue.queued[_identity(dispatch)]
+            _unqueue(queue, known[1])  # the same task queued again, changed (routed anew)
         if isinstance(dispatch, Dispatch) and self.stray(dispatch):
             return
         if not front:  # not a task given back by a poll that went away
@@ -322,16 +320,14 @@ class Matching:
                 continue
             for item in list(queue.backlog):
                 if (isinstance(item, Dispatch) and self.stray(item)) or self._hand_over(queue, item):
-                    queue.backlog.remove(item)
-                    queue.queued.pop(_identity(item), None)
+                    _unqueue(queue, item)
 
     def _take(self, queue: TaskQueue, version: str) -> AnyDispatch | None:
         """The first task of the backlog a worker of `version` may have, out of it."""
         for item in queue.backlog:
             target = self.target(item)
             if target is None or target == version:
-                queue.backlog.remove(item)
-                queue.queued.pop(_identity(item), None)
+                _unqueue(queue, item)
                 queue.dispatched.mark()
                 return item
         return None
@@ -377,6 +373,12 @@ class Matching:
         for queue in self._queues.values():
             while queue.polls:
                 queue.polls.popleft().answer(None)
+
+
+def _unqueue(queue: TaskQueue, item: AnyDispatch) -> None:
+    """Take a waiting task out of the queue's backlog."""
+    queue.backlog.remove(item)
+    queue.queued.pop(_identity(item), None)
 
 
 def _identity(dispatch: AnyDispatch) -> tuple[ExecutionKey, str]:

@@ -52,10 +52,12 @@ def no_deployment(name: str) -> NotFound:
 
 @dataclass(frozen=True)
 class Changed:
-    """What a change left: the deployment after it, and its conflict token."""
+    """What a change left: the deployment after it, its conflict token, and the deployment as
+    it was before (as created, for a new one)."""
 
     deployment: Deployment
     token: bytes
+    before: Deployment
 
 
 class WorkerDeployments:
@@ -232,7 +234,7 @@ class WorkerDeployments:
         if row is None:
             raise no_deployment(name)
         deployment = await self._checked(namespace_id, row)
-        return Changed(deployment, _token(deployment))
+        return Changed(deployment, _token(deployment), deployment)
 
     async def list(self, namespace_id: str) -> list[Deployment]:
         """The namespace's deployments, the newest first."""
@@ -289,17 +291,12 @@ class WorkerDeployments:
 
     async def set_current(
         self, namespace_id: str, name: str, build_id: str, token: bytes, identity: str
-    ) -> tuple[Changed, str]:
-        """Make `build_id` current; also returns the build id that was."""
+    ) -> Changed:
         engine.check_name(name, engine.EMPTY_DEPLOYMENT)
         now = self._clock.now()
-        previous: list[str] = []
-
-        def change(deployment: Deployment) -> bool:
-            previous.append(deployment.current)
-            return engine.set_current(deployment, build_id, identity, now)
-
-        return await self._change(namespace_id, name, change, token=token), previous[-1]
+        return await self._change(
+            namespace_id, name, lambda d: engine.set_current(d, build_id, identity, now), token=token
+        )
 
     async def set_ramping(
         self,
@@ -309,33 +306,29 @@ class WorkerDeployments:
         percentage: float,
         token: bytes,
         identity: str,
-    ) -> tuple[Changed, str | None, float]:
-        """Ramp to `build_id`; also returns the ramping build id and percentage that were."""
+    ) -> Changed:
         engine.check_percentage(percentage)
         engine.check_name(
             name, f"invalid version string: deployment name is empty in version string .{build_id or ''}"
         )
         now = self._clock.now()
-        previous: list[tuple[str | None, float]] = []
-
-        def change(deployment: Deployment) -> bool:
-            previous.append((deployment.ramping, deployment.ramp_percentage))
-            return engine.set_ramping(deployment, build_id, percentage, identity, now)
-
-        changed = await self._change(namespace_id, name, change, token=token)
-        return changed, *previous[-1]
+        return await self._change(
+            namespace_id,
+            name,
+            lambda d: engine.set_ramping(d, build_id, percentage, identity, now),
+            token=token,
+        )
 
     async def set_manager(
         self, namespace_id: str, name: str, manager: str, token: bytes, identity: str
-    ) -> tuple[Changed, str]:
+    ) -> Changed:
         engine.check_name(name)
-        previous: list[str] = []
 
         def change(deployment: Deployment) -> bool:
-            previous.append(engine.set_manager(deployment, manager, identity))
+            engine.set_manager(deployment, manager, identity)
             return True
 
-        return await self._change(namespace_id, name, change, token=token, missing=_no_workflow), previous[-1]
+        return await self._change(namespace_id, name, change, token=token, missing=_no_workflow)
 
     async def delete_version(self, namespace_id: str, name: str, build_id: str, skip_drainage: bool) -> None:
         polled = self._polled.get((namespace_id, name, build_id))
@@ -396,11 +389,13 @@ class WorkerDeployments:
             row = await self._store.get_deployment(namespace_id, name)
             if row is None and not create:
                 raise (missing or no_deployment)(name)
-            deployment = Deployment(name, self._clock.now()) if row is None else _decode(row)
+            created = self._clock.now()
+            deployment = Deployment(name, created) if row is None else _decode(row)
+            before = Deployment(name, created) if row is None else _decode(row)
             if token and token != _token(deployment):
                 raise FailedPrecondition("conflict token mismatch")
             if not change(deployment) and row is not None:
-                return Changed(deployment, _token(deployment))
+                return Changed(deployment, _token(deployment), before)
             revision = 0 if row is None else row.revision
             deployment.revision = revision + 1
             stored = DeploymentRow(namespace_id, name, deployment.revision, codec.dumps(deployment))
@@ -409,7 +404,7 @@ class WorkerDeployments:
                 self._changed_here.add((namespace_id, name))
                 self._index(namespace_id, deployment)
                 self._matching.rematch(namespace_id)
-                return Changed(deployment, _token(deployment))
+                return Changed(deployment, _token(deployment), before)
 
     def _index(self, namespace_id: str, deployment: Deployment) -> None:
         for version in deployment.versions.values():
