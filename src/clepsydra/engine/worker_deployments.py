@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import TaskQueueType, WorkerDeploymentVersionStatus
@@ -20,7 +20,6 @@ from temporalio.api.enums.v1 import TaskQueueType, WorkerDeploymentVersionStatus
 from clepsydra.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 
 UNVERSIONED = "__unversioned__"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_NAME_LENGTH = 1000  # as a workflow id's: the reference keeps each deployment in one
 # The reference's words for an empty name differ by RPC: reads and deletes say the first.
 EMPTY_NAME = "WorkerDeploymentName cannot be empty"

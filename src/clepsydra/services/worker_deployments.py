@@ -143,16 +143,17 @@ class WorkerDeployments:
             owner = self._owners.get((namespace_id, queue, kind))
             if owner is None:
                 return None
-        if pinned and self._polls(namespace_id, pinned, queue, kind):
-            return pinned
+        if pinned:
+            name, _, build_id = pinned.partition(".")
+            if self._polls(namespace_id, name, build_id, queue, kind):
+                return pinned
         # Not pinned, or pinned to a version that does not poll this queue (an activity on
         # another deployment's queue, say): the queue's own routing.
         build_id = self._deployments[(namespace_id, owner)].target(workflow_id)
         return f"{owner}.{build_id}" if build_id else ""
 
-    def _polls(self, namespace_id: str, version: str, task_queue: str, kind: QueueKind) -> bool:
-        """Whether workers of `version` have polled the queue."""
-        name, _, build_id = version.partition(".")
+    def _polls(self, namespace_id: str, name: str, build_id: str, task_queue: str, kind: QueueKind) -> bool:
+        """Whether workers of the version have polled the queue."""
         deployment = self._deployments.get((namespace_id, name))
         found = None if deployment is None else deployment.versions.get(build_id)
         return found is not None and engine.queue_key(task_queue, _queue_type(kind)) in found.task_queues
@@ -168,11 +169,8 @@ class WorkerDeployments:
         version = overridden(override)
         if version is None:
             return
-        deployment = self._deployments.get((namespace_id, version.deployment_name))
-        known = None if deployment is None else deployment.versions.get(version.build_id)
-        if (
-            known is None
-            or engine.queue_key(task_queue, _queue_type(QueueKind.WORKFLOW)) not in known.task_queues
+        if not self._polls(
+            namespace_id, version.deployment_name, version.build_id, task_queue, QueueKind.WORKFLOW
         ):
             raise FailedPrecondition(
                 f"Pinned version '{version.deployment_name}:{version.build_id}' is not present in "
@@ -217,9 +215,8 @@ class WorkerDeployments:
             if task_queue.normal_name:
                 self._sticky[(namespace_id, task_queue.name)] = (task_queue.normal_name, version)
         else:
-            queue = engine.queue_key(task_queue.name, _queue_type(kind))
-            known = self._deployments.get((namespace_id, name))
-            if known is None or queue not in known.versions.get(build_id, _NO_VERSION).task_queues:
+            if not self._polls(namespace_id, name, build_id, task_queue.name, kind):
+                queue = engine.queue_key(task_queue.name, _queue_type(kind))
                 now = self._clock.now()
                 await self._change(
                     namespace_id, name, lambda d: engine.register(d, build_id, queue, now), create=True
@@ -417,9 +414,6 @@ class WorkerDeployments:
         for (deployment_namespace, _), deployment in self._deployments.items():
             if deployment_namespace == namespace_id:
                 self._index(namespace_id, deployment)
-
-
-_NO_VERSION = Version("", engine.EPOCH)
 
 
 def _queue_type(kind: QueueKind) -> TaskQueueType.ValueType:
