@@ -51,8 +51,8 @@ def continue_as_new(m: Mutation, command: ContinueAsNewWorkflowExecutionCommandA
     if command.HasField("failure"):
         start.continued_failure.CopyFrom(command.failure)
     start.attempt = 1
-    versioning.inherit(m.state, start, upgrade=command.initial_versioning_behavior == UPGRADE_ON_CONTINUE)
-    return _start_successor(m, start, command.backoff_start_interval.ToTimedelta())
+    upgrade = command.initial_versioning_behavior == UPGRADE_ON_CONTINUE
+    return _start_successor(m, start, command.backoff_start_interval.ToTimedelta(), upgrade)
 
 
 def retry_or_cron(m: Mutation, failure: Failure) -> tuple[str, RetryState.ValueType]:
@@ -112,7 +112,6 @@ def _successor_start(
     if s.auto_reset_points.points:  # handed on, as the reference does
         start.prev_auto_reset_points.CopyFrom(s.auto_reset_points)
     start.initiator = initiator
-    versioning.inherit(s, start)
     for name in ("memo", "search_attributes"):  # none when the run has none, as on the reference
         start.ClearField(name)
         if getattr(s, name).ListFields():
@@ -120,8 +119,12 @@ def _successor_start(
     return start
 
 
-def _start_successor(m: Mutation, start: WorkflowExecutionStartedEventAttributes, backoff: timedelta) -> str:
+def _start_successor(
+    m: Mutation, start: WorkflowExecutionStartedEventAttributes, backoff: timedelta, upgrade: bool = False
+) -> str:
+    """Start the next run on `start` (`upgrade`: not on the version the run is pinned to)."""
     s = m.state
+    versioning.inherit(s, start, upgrade)
     run_id = m.new_id()
     start.original_execution_run_id = run_id
     throttle = s.start_time + MIN_RUN_INTERVAL - m.now

@@ -52,18 +52,17 @@ def update(
         _follow_override(m)
     elif not m.state.start.HasField("versioning_override"):
         attributes.unset_versioning_override = True  # as the reference writes it
+    priority_paths = [path for path in paths if path in _PRIORITY_PATHS]
     priority = Priority()
     priority.CopyFrom(m.state.start.priority)
-    for path in paths:
-        if path not in _PRIORITY_PATHS:
-            continue
+    for path in priority_paths:
         if path == "priority":
             priority.CopyFrom(requested.priority)
         else:
             name = path.removeprefix("priority.")
             setattr(priority, name, getattr(requested.priority, name))
     m.state.start.priority.CopyFrom(priority)
-    if any(path in _PRIORITY_PATHS for path in paths):
+    if priority_paths:
         attributes.priority.CopyFrom(priority)
     had_task = m.state.workflow_task is not None
     wanted = m.needs_workflow_task
