@@ -96,36 +96,24 @@ def queue_versioning_info(d: Deployment) -> TaskQueueVersioningInfo:
 
 
 def version_summary(d: Deployment, v: Version) -> Summary:
-    summary = Summary(
-        version=version_string(d.name, v.build_id),
-        status=v.status,
-        deployment_version=deployment_version(d.name, v.build_id),
-        create_time=_time(v.create_time),
-    )
-    _times(summary, v)
+    summary = Summary()
+    _describe_version(summary, d, v)
+    if v.routing_update_time is not None:
+        summary.routing_update_time.FromDatetime(v.routing_update_time)
     if v.status in _DRAINAGE:
         summary.drainage_status = _DRAINAGE[v.status]
-        summary.drainage_info.CopyFrom(_drainage(v))
     return summary
 
 
 def version_info(d: Deployment, v: Version) -> WorkerDeploymentVersionInfo:
-    info = WorkerDeploymentVersionInfo(
-        version=version_string(d.name, v.build_id),
-        status=v.status,
-        deployment_version=deployment_version(d.name, v.build_id),
-        create_time=_time(v.create_time),
-        last_modifier_identity=v.last_modifier_identity,
-    )
+    info = WorkerDeploymentVersionInfo(last_modifier_identity=v.last_modifier_identity)
+    _describe_version(info, d, v)
     if v.routing_update_time is not None:
         info.routing_changed_time.FromDatetime(v.routing_update_time)
-    _times(info, v)
     if d.ramping == v.build_id:
         info.ramp_percentage = d.ramp_percentage
     for name, kind in task_queues(v):
         info.task_queue_infos.add(name=name, type=kind)
-    if v.status in _DRAINAGE:
-        info.drainage_info.CopyFrom(_drainage(v))
     for key, payload in v.metadata.items():
         info.metadata.entries[key].CopyFrom(payload)
     return info
@@ -145,7 +133,12 @@ def deployment_version(name: str, build_id: str) -> WorkerDeploymentVersion:
     return WorkerDeploymentVersion(deployment_name=name, build_id=build_id)
 
 
-def _times(message: Summary | WorkerDeploymentVersionInfo, v: Version) -> None:
+def _describe_version(message: Summary | WorkerDeploymentVersionInfo, d: Deployment, v: Version) -> None:
+    """What a version's summary and its full description both show."""
+    message.version = version_string(d.name, v.build_id)
+    message.status = v.status
+    message.deployment_version.CopyFrom(deployment_version(d.name, v.build_id))
+    message.create_time.FromDatetime(v.create_time)
     for field, value in (
         ("current_since_time", v.current_since),
         ("ramping_since_time", v.ramping_since),
@@ -155,8 +148,8 @@ def _times(message: Summary | WorkerDeploymentVersionInfo, v: Version) -> None:
     ):
         if value is not None:
             getattr(message, field).FromDatetime(value)
-    if isinstance(message, Summary) and v.routing_update_time is not None:
-        message.routing_update_time.FromDatetime(v.routing_update_time)
+    if v.status in _DRAINAGE:
+        message.drainage_info.CopyFrom(_drainage(v))
 
 
 def _drainage(v: Version) -> VersionDrainageInfo:
